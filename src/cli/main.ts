@@ -1,0 +1,45 @@
+// The `sluice` command line: one file per command under cli/, wired here.
+import { Command, CommanderError } from 'commander';
+import { describeError, exitCodeOf } from '../core/errors.ts';
+import { intOption } from './common.ts';
+import * as init from './init.ts';
+import * as importCmd from './import.ts';
+import * as datasets from './datasets.ts';
+import * as exportCmd from './export.ts';
+import * as tag from './tag.ts';
+import * as gc from './gc.ts';
+import * as worker from './worker.ts';
+import * as dedup from './dedup.ts';
+import * as demo from './demo.ts';
+
+export function buildProgram(): Command {
+  const program = new Command('sluice')
+    .description('the data loop around a deep-learning product: curate, analyze, mine, score, serve, feed back')
+    .version('0.1.0')
+    .option('--project <dir>', 'project folder (default: found from the current folder)')
+    .option('--threads <n>', 'thread budget for this process', intOption('--threads'))
+    .option('--pg <url>', 'PostgreSQL catalog URL (overrides sluice.yaml; also SLUICE_PG)')
+    .option('--json', 'print a machine-readable summary')
+    .option('-q, --quiet', 'no progress output')
+    .showHelpAfterError()
+    .exitOverride();
+  for (const m of [init, importCmd, datasets, exportCmd, tag, gc, dedup, worker, demo]) m.register(program);
+  program.commands.forEach((c) => c.exitOverride());
+  return program;
+}
+
+/** Runs the CLI; returns the exit code (0 ok, 1 failed, 2 bad usage). */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      return 2; // commander already printed the message
+    }
+    process.stderr.write(describeError(e) + '\n');
+    return exitCodeOf(e);
+  }
+}

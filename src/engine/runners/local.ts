@@ -1,0 +1,65 @@
+// The local runner: a plan's tasks run in this process, within the thread budget. The default.
+import type { Catalog } from '../../store/catalog.ts';
+import type { DuckSession } from '../duckdb.ts';
+import { mapTaskId, reduceTaskId, type PlanOutputs, type PlanProgress, type PlanSpec, type Runner, type TaskEnv, type TaskOutput } from '../plan.ts';
+import { executeTask, isPermanent, type TaskRef } from '../task.ts';
+
+export class LocalRunner implements Runner {
+  readonly name = 'local';
+
+  constructor(
+    private readonly duck: DuckSession,
+    private readonly catalog: Catalog,
+    /** tasks at once; DuckDB already parallelizes inside a task, so 1 fits a small budget */
+    private readonly concurrency = 1,
+  ) {}
+
+  async run(plan: PlanSpec, env: TaskEnv, onProgress?: (p: PlanProgress) => void): Promise<PlanOutputs> {
+    const maps = await this.phase(plan, env, 'map', plan.maps.map((_, i) => ({ kind: 'map' as const, index: i, id: mapTaskId(i) })), onProgress);
+    const reduces =
+      plan.reduce && plan.shuffle
+        ? await this.phase(
+            plan,
+            env,
+            'reduce',
+            Array.from({ length: plan.shuffle.partitions }, (_, p) => ({ kind: 'reduce' as const, index: p, id: reduceTaskId(p) })),
+            onProgress,
+          )
+        : new Map<string, TaskOutput>();
+    return { maps, reduces };
+  }
+
+  private async phase(
+    plan: PlanSpec,
+    env: TaskEnv,
+    phase: 'map' | 'reduce',
+    tasks: TaskRef[],
+    onProgress?: (p: PlanProgress) => void,
+  ): Promise<Map<string, TaskOutput>> {
+    const out = new Map<string, TaskOutput>();
+    let next = 0;
+    let done = 0;
+    onProgress?.({ phase, done, total: tasks.length });
+    const worker = async () => {
+      while (next < tasks.length) {
+        const task = tasks[next++]!;
+        const r = await this.attempt(plan, env, task);
+        out.set(task.id, r);
+        onProgress?.({ phase, done: ++done, total: tasks.length, task: task.id });
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(this.concurrency, tasks.length)) }, worker));
+    return out;
+  }
+
+  private async attempt(plan: PlanSpec, env: TaskEnv, task: TaskRef): Promise<TaskOutput> {
+    const max = plan.maxAttempts ?? 3;
+    for (let n = 1; ; n++) {
+      try {
+        return (await executeTask({ env, plan, task, duck: this.duck, catalog: this.catalog })).output;
+      } catch (e) {
+        if (n >= max || isPermanent(e)) throw e;
+      }
+    }
+  }
+}

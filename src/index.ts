@@ -1,0 +1,25 @@
+// sluice's TypeScript API: named exports, grouped by the system's nouns.
+
+// core: errors, refs, manifests, projects
+export * from './core/errors.ts';
+export { parseRef, formatRef, type Ref } from './core/ref.ts';
+export type { Manifest, ManifestDraft, Part, Column, Licence } from './core/manifest.ts';
+export { Project } from './core/project.ts';
+export { scanSql, verifyManifest } from './core/dataset.ts';
+export { showVersion, diffVersions } from './core/inspect.ts';
+export { collectGarbage } from './core/gc.ts';
+
+// store: the catalog over SQLite or PostgreSQL
+export { Catalog } from './store/catalog.ts';
+export { openCatalog, type CatalogSpec } from './store/open.ts';
+
+// engine: DuckDB session, plans, runners
+export { DuckSession } from './engine/duckdb.ts';
+export type { PlanSpec, Stage, Runner, TaskOutput, PlanProgress } from './engine/plan.ts';
+export { executePlan, makeRunner } from './engine/execute.ts';
+export { LocalRunner } from './engine/runners/local.ts';
+export { dedupByKey } from './engine/dedup.ts';
+
+// io: import and export
+export { importFiles, planImport } from './io/import.ts';
+export { exportVersion } from './io/export.ts';

@@ -1,0 +1,44 @@
+// Export a version to Parquet, JSON Lines, CSV/TSV (spreadsheet-safe) or Arrow IPC.
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type { Project } from '../core/project.ts';
+import { parseRef } from '../core/ref.ts';
+import { scanSql, verifyManifest } from '../core/dataset.ts';
+import { lit } from '../engine/duckdb.ts';
+import { csvWriterOptions, spreadsheetSafeColumns } from './csv.ts';
+import { jsonlWriterOptions } from './json.ts';
+import { parquetWriterOptions } from './parquet.ts';
+import { writeArrowIpc } from './arrow.ts';
+import type { Format } from './formats.ts';
+import { UsageError } from '../core/errors.ts';
+
+export async function exportVersion(project: Project, refText: string, format: Format, out: string): Promise<{ ref: string; rows: number; path: string }> {
+  const m = await project.catalog.resolve(parseRef(refText));
+  await verifyManifest(project.dataDir, m);
+  const duck = await project.duck();
+  const path = resolve(out);
+  mkdirSync(dirname(path), { recursive: true });
+  const src = scanSql(project.dataDir, m);
+  // _source is a struct: flat text formats get it as JSON text.
+  const flat = `SELECT * REPLACE (to_json(_source)::VARCHAR AS _source) FROM (${src})`;
+  switch (format) {
+    case 'parquet':
+      await duck.run(`COPY (${src}) TO ${lit(path)} (${parquetWriterOptions()})`);
+      break;
+    case 'jsonl':
+      await duck.run(`COPY (${src}) TO ${lit(path)} (${jsonlWriterOptions()})`);
+      break;
+    case 'csv':
+    case 'tsv': {
+      const cols = await duck.describe(`(${flat})`);
+      await duck.run(`COPY (SELECT ${spreadsheetSafeColumns(cols)} FROM (${flat})) TO ${lit(path)} (${csvWriterOptions(format === 'csv' ? ',' : '\t')})`);
+      break;
+    }
+    case 'arrow':
+      await writeArrowIpc(duck, flat, path);
+      break;
+    case 'json':
+      throw new UsageError('export to a single JSON array is not offered', { hint: 'use --format jsonl' });
+  }
+  return { ref: `${m.dataset}@${m.version}`, rows: m.rows, path };
+}

@@ -1,0 +1,229 @@
+// The catalog: datasets, versions (manifests), tags, and the run/task records plans commit through.
+//
+// One class over SqlDb serves SQLite and PostgreSQL; the SQL is the subset both speak.
+// Promises: a version becomes visible only in `commit`'s transaction; a commit whose parent is not
+// the head fails with HeadMovedError; a run commits at most one version (its run id is unique), so
+// a rerun of a committed run returns that version instead of committing again.
+import { HeadMovedError, NotFoundError } from '../core/errors.ts';
+import { type Manifest, type ManifestDraft, parseManifest, referencedFiles } from '../core/manifest.ts';
+import { formatRef, type Ref } from '../core/ref.ts';
+import { forUpdate, type SqlDb, type SqlTx } from './sql.ts';
+
+const DDL = `
+CREATE TABLE IF NOT EXISTS datasets (
+  name TEXT PRIMARY KEY, head BIGINT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS versions (
+  dataset TEXT NOT NULL, version BIGINT NOT NULL, manifest TEXT NOT NULL, row_count BIGINT NOT NULL,
+  operation TEXT NOT NULL, run_id TEXT, created_at TEXT NOT NULL, PRIMARY KEY (dataset, version));
+CREATE UNIQUE INDEX IF NOT EXISTS versions_run_id ON versions (run_id);
+CREATE TABLE IF NOT EXISTS version_files (
+  dataset TEXT NOT NULL, version BIGINT NOT NULL, path TEXT NOT NULL, PRIMARY KEY (dataset, version, path));
+CREATE INDEX IF NOT EXISTS version_files_path ON version_files (path);
+CREATE TABLE IF NOT EXISTS tags (
+  dataset TEXT NOT NULL, tag TEXT NOT NULL, version BIGINT NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY (dataset, tag));
+CREATE TABLE IF NOT EXISTS runs (
+  run_id TEXT PRIMARY KEY, stage TEXT NOT NULL, dataset TEXT NOT NULL, plan TEXT NOT NULL, status TEXT NOT NULL,
+  version BIGINT, error TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS task_results (
+  run_id TEXT NOT NULL, task_id TEXT NOT NULL, attempt_id TEXT NOT NULL, output TEXT NOT NULL,
+  created_at TEXT NOT NULL, PRIMARY KEY (run_id, task_id));
+`;
+
+export interface DatasetInfo {
+  name: string;
+  head: number | null;
+  rows: number | null;
+  updated_at: string;
+}
+
+export interface VersionInfo {
+  version: number;
+  rows: number;
+  operation: string;
+  created_at: string;
+  run_id: string | null;
+}
+
+export interface RunRecord {
+  run_id: string;
+  stage: string;
+  dataset: string;
+  plan: string;
+  status: 'running' | 'committed' | 'failed';
+  version: number | null;
+  error: string | null;
+}
+
+export interface TaskResult<O = unknown> {
+  task_id: string;
+  attempt_id: string;
+  output: O;
+}
+
+const now = () => new Date().toISOString();
+
+export class Catalog {
+  constructor(readonly db: SqlDb) {}
+
+  async init(): Promise<void> {
+    await this.db.exec(DDL);
+  }
+
+  close(): Promise<void> {
+    return this.db.close();
+  }
+
+  async listDatasets(): Promise<DatasetInfo[]> {
+    return this.db.all<DatasetInfo>(
+      `SELECT d.name, d.head, v.row_count AS rows, d.updated_at FROM datasets d
+       LEFT JOIN versions v ON v.dataset = d.name AND v.version = d.head ORDER BY d.name`,
+    );
+  }
+
+  async head(dataset: string): Promise<number | null> {
+    const r = await this.db.get<{ head: number | null }>('SELECT head FROM datasets WHERE name = ?', [dataset]);
+    return r?.head ?? null;
+  }
+
+  async versions(dataset: string): Promise<VersionInfo[]> {
+    return this.db.all<VersionInfo>(
+      'SELECT version, row_count AS rows, operation, created_at, run_id FROM versions WHERE dataset = ? ORDER BY version',
+      [dataset],
+    );
+  }
+
+  async manifest(dataset: string, version: number): Promise<Manifest> {
+    const r = await this.db.get<{ manifest: string }>('SELECT manifest FROM versions WHERE dataset = ? AND version = ?', [dataset, version]);
+    if (!r) {
+      const head = await this.head(dataset);
+      throw new NotFoundError(
+        head === null ? `dataset ${dataset} does not exist` : `version ${formatRef(dataset, version)} does not exist (head is ${head})`,
+        { hint: 'list datasets with `sluice datasets` and versions with `sluice show <name>`' },
+      );
+    }
+    return parseManifest(r.manifest, formatRef(dataset, version));
+  }
+
+  /** The manifest a ref points to. */
+  async resolve(ref: Ref): Promise<Manifest> {
+    if (ref.kind === 'version') return this.manifest(ref.dataset, ref.version);
+    if (ref.kind === 'latest') {
+      const head = await this.head(ref.dataset);
+      if (head === null) throw new NotFoundError(`dataset ${ref.dataset} does not exist`, { hint: 'list datasets with `sluice datasets`' });
+      return this.manifest(ref.dataset, head);
+    }
+    const t = await this.db.get<{ version: number }>('SELECT version FROM tags WHERE dataset = ? AND tag = ?', [ref.dataset, ref.tag]);
+    if (!t) throw new NotFoundError(`tag ${ref.dataset}@${ref.tag} does not exist`, { hint: 'list tags with `sluice show <name>`' });
+    return this.manifest(ref.dataset, t.version);
+  }
+
+  /**
+   * Commits a new version whose parent is `parent` (null for a new dataset). Fails with
+   * HeadMovedError if the head is not `parent`. With a run id, a second commit of the same run
+   * returns the first one's manifest: reruns after a crash are idempotent.
+   */
+  async commit(dataset: string, parent: number | null, draft: ManifestDraft, runId?: string): Promise<Manifest> {
+    return this.db.transaction(async (tx) => {
+      if (runId) {
+        const done = await tx.get<{ dataset: string; version: number; manifest: string }>(
+          'SELECT dataset, version, manifest FROM versions WHERE run_id = ?',
+          [runId],
+        );
+        if (done) return parseManifest(done.manifest, formatRef(done.dataset, done.version));
+      }
+      const t = now();
+      await tx.run(
+        `INSERT INTO datasets (name, head, created_at, updated_at) VALUES (?, NULL, ?, ?) ON CONFLICT (name) DO NOTHING`,
+        [dataset, t, t],
+      );
+      const row = await tx.get<{ head: number | null }>(`SELECT head FROM datasets WHERE name = ?${forUpdate(this.db)}`, [dataset]);
+      const head = row?.head ?? null;
+      if (head !== parent) throw new HeadMovedError(dataset, parent, head);
+      const version = (head ?? 0) + 1;
+      const manifest: Manifest = { format: 1, dataset, version, created_at: t, ...draft, ...(runId ? { run_id: runId } : {}) };
+      await tx.run(
+        'INSERT INTO versions (dataset, version, manifest, row_count, operation, run_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        [dataset, version, JSON.stringify(manifest), manifest.rows, manifest.operation, runId ?? null, t],
+      );
+      for (const path of new Set(referencedFiles(manifest))) {
+        await tx.run('INSERT INTO version_files (dataset, version, path) VALUES (?, ?, ?)', [dataset, version, path]);
+      }
+      await tx.run('UPDATE datasets SET head = ?, updated_at = ? WHERE name = ?', [version, t, dataset]);
+      if (runId) await tx.run(`UPDATE runs SET status = 'committed', version = ?, updated_at = ? WHERE run_id = ?`, [version, t, runId]);
+      return manifest;
+    });
+  }
+
+  async setTag(dataset: string, tag: string, version: number): Promise<void> {
+    await this.manifest(dataset, version); // NotFoundError if absent
+    const t = now();
+    await this.db.run(
+      `INSERT INTO tags (dataset, tag, version, created_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (dataset, tag) DO UPDATE SET version = excluded.version, created_at = excluded.created_at`,
+      [dataset, tag, version, t],
+    );
+  }
+
+  async deleteTag(dataset: string, tag: string): Promise<boolean> {
+    return (await this.db.run('DELETE FROM tags WHERE dataset = ? AND tag = ?', [dataset, tag])) > 0;
+  }
+
+  async tags(dataset: string): Promise<{ tag: string; version: number }[]> {
+    return this.db.all('SELECT tag, version FROM tags WHERE dataset = ? ORDER BY tag', [dataset]);
+  }
+
+  /** Every file path some version references: what `gc` must keep. */
+  async referencedPaths(): Promise<Set<string>> {
+    const rows = await this.db.all<{ path: string }>('SELECT DISTINCT path FROM version_files');
+    return new Set(rows.map((r) => r.path));
+  }
+
+  // ---- runs and task attempts (plans) ----
+
+  /** Registers a run, or returns the existing record when the same run id was started before. */
+  async beginRun(runId: string, stage: string, dataset: string, plan: unknown): Promise<RunRecord> {
+    const t = now();
+    await this.db.run(
+      `INSERT INTO runs (run_id, stage, dataset, plan, status, created_at, updated_at) VALUES (?, ?, ?, ?, 'running', ?, ?)
+       ON CONFLICT (run_id) DO NOTHING`,
+      [runId, stage, dataset, JSON.stringify(plan), t, t],
+    );
+    return (await this.run(runId))!;
+  }
+
+  async run(runId: string): Promise<RunRecord | undefined> {
+    return this.db.get<RunRecord>('SELECT run_id, stage, dataset, plan, status, version, error FROM runs WHERE run_id = ?', [runId]);
+  }
+
+  async failRun(runId: string, error: string): Promise<void> {
+    await this.db.run(`UPDATE runs SET status = 'failed', error = ?, updated_at = ? WHERE run_id = ? AND status <> 'committed'`, [error, now(), runId]);
+  }
+
+  /** Re-opens a failed run for another try. */
+  async reopenRun(runId: string): Promise<void> {
+    await this.db.run(`UPDATE runs SET status = 'running', error = NULL, updated_at = ? WHERE run_id = ? AND status = 'failed'`, [now(), runId]);
+  }
+
+  /**
+   * Records a finished task attempt. The first attempt to record wins; a later one (a zombie that
+   * woke up, a duplicate delivery) gets the winner back and its own output is ignored.
+   */
+  async recordTask<O>(runId: string, taskId: string, attemptId: string, output: O): Promise<TaskResult<O>> {
+    return this.db.transaction(async (tx: SqlTx) => {
+      await tx.run(
+        `INSERT INTO task_results (run_id, task_id, attempt_id, output, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (run_id, task_id) DO NOTHING`,
+        [runId, taskId, attemptId, JSON.stringify(output), now()],
+      );
+      const r = await tx.get<{ attempt_id: string; output: string }>('SELECT attempt_id, output FROM task_results WHERE run_id = ? AND task_id = ?', [runId, taskId]);
+      return { task_id: taskId, attempt_id: r!.attempt_id, output: JSON.parse(r!.output) as O };
+    });
+  }
+
+  async taskResults<O>(runId: string): Promise<Map<string, TaskResult<O>>> {
+    const rows = await this.db.all<{ task_id: string; attempt_id: string; output: string }>(
+      'SELECT task_id, attempt_id, output FROM task_results WHERE run_id = ?',
+      [runId],
+    );
+    return new Map(rows.map((r) => [r.task_id, { task_id: r.task_id, attempt_id: r.attempt_id, output: JSON.parse(r.output) as O }]));
+  }
+}
