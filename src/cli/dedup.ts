@@ -13,10 +13,11 @@ export function register(program: Command): void {
     .requiredOption('--out <dataset>', 'dataset to write')
     .option('--partitions <n>', 'shuffle partitions (reduce tasks)', intOption('--partitions'))
     .option('--runner <runner>', '`local` or a Redis URL')
+    .option('--queue <name>', 'BullMQ queue the workers listen on (with a Redis runner)')
     .addHelpText('after', '\nExample:\n  $ sluice dedup events --key user_id,item_id --latest ts --out events-latest')
-    .action(async (ref: string, opts: { key: string; latest: string; out: string; partitions?: number; runner?: string }, cmd: Command) => {
+    .action(async (ref: string, opts: { key: string; latest: string; out: string; partitions?: number; runner?: string; queue?: string }, cmd: Command) => {
       await withProject(cmd, async (p, g) => {
-        const runner = await makeRunner(p, opts.runner);
+        const runner = await makeRunner(p, opts.runner, opts.queue ? { queue: opts.queue } : {});
         const bar = planProgressBar(g, 'dedup');
         try {
           const m = await dedupByKey(

@@ -17,11 +17,12 @@ export function register(program: Command): void {
     .option('--licence <licence>', 'licence of this data, carried in the lineage')
     .option('--owner <owner>', 'owner of this data')
     .option('--runner <runner>', '`local` or a Redis URL (redis://…) to run on BullMQ workers')
+    .option('--queue <name>', 'BullMQ queue the workers listen on (with a Redis runner)')
     .addHelpText('after', "\nExamples:\n  $ sluice import data/impressions.csv --name impressions\n  $ sluice import 'logs/*.jsonl.gz' --name clicks --append --runner redis://127.0.0.1:6379")
     .action(async (files: string[], opts: Record<string, string | boolean | undefined>, cmd: Command) => {
       if (opts.owner && !opts.licence) throw new UsageError('--owner needs --licence', { hint: 'give the licence the owner grants, e.g. --licence CC-BY-4.0' });
       await withProject(cmd, async (project, g) => {
-        const runner = await makeRunner(project, opts.runner as string | undefined);
+        const runner = await makeRunner(project, opts.runner as string | undefined, opts.queue ? { queue: String(opts.queue) } : {});
         const bar = planProgressBar(g, 'import');
         const started = performance.now();
         try {

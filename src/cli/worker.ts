@@ -11,9 +11,10 @@ export function register(program: Command): void {
     .option('--pg <url>', 'PostgreSQL catalog URL (as this machine reaches it)')
     .option('--concurrency <n>', 'tasks at once, each in its own process', intOption('--concurrency'), 1)
     .option('--queue <name>', 'queue name', 'sluice-tasks')
+    .option('--in-process', 'run tasks in this process instead of sandboxed children (tiny tasks only: a long task blocks lock renewal)')
     .option('--lock-ms <ms>', 'job lock duration; a worker silent this long counts as stalled', intOption('--lock-ms'), 30_000)
     .addHelpText('after', '\nExample:\n  $ sluice worker --redis redis://10.0.0.5:6379 --pg postgres://10.0.0.5/sluice --concurrency 2\n  (the data folder must be shared at the same path on every machine)')
-    .action(async (opts: { redis: string; pg?: string; concurrency: number; queue: string; lockMs: number }, cmd: Command) => {
+    .action(async (opts: { redis: string; pg?: string; concurrency: number; queue: string; lockMs: number; inProcess?: boolean }, cmd: Command) => {
       const g = globals(cmd);
       const worker = await startWorker({
         redisUrl: opts.redis,
@@ -21,6 +22,7 @@ export function register(program: Command): void {
         concurrency: opts.concurrency,
         queue: opts.queue,
         lockDurationMs: opts.lockMs,
+        inProcess: Boolean(opts.inProcess),
         ...(g.threads ? { threads: g.threads } : {}),
       });
       if (!g.quiet) console.error(`sluice worker ${process.pid} on ${opts.queue} (concurrency ${opts.concurrency}); Ctrl-C to stop`);

@@ -29,7 +29,9 @@ export async function planDedup(project: Project, o: DedupOptions): Promise<Plan
   const parent = await project.catalog.head(o.output);
   const partitions = o.partitions ?? Math.max(1, Math.min(16, m.parts.length));
   return {
-    runId: runIdFor({ stage: 'dedup-by-key', dataset: o.output, parent, config, inputs: m.parts.map((p) => p.sha256) }),
+    // The partition count is part of the run: map outputs are split by it, so a rerun with another
+    // count must not reuse them.
+    runId: runIdFor({ stage: 'dedup-by-key', dataset: o.output, parent, config: { ...config, partitions }, inputs: m.parts.map((p) => p.sha256) }),
     stage: 'dedup-by-key',
     dataset: o.output,
     parent,

@@ -5,7 +5,7 @@
 // in the stage registry (stages.ts); a task names its stage, its kind and its input.
 import type { FileEntry, Manifest, ManifestDraft } from '../core/manifest.ts';
 import type { CatalogSpec } from '../store/open.ts';
-import type { Catalog } from '../store/catalog.ts';
+import type { Catalog, Companion } from '../store/catalog.ts';
 import type { DuckSession } from './duckdb.ts';
 
 export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
@@ -69,10 +69,13 @@ export interface Stage {
    * Builds the version from the chosen outputs. `head` is the dataset's current head, which may
    * differ from `plan.parent` when `rebase` allows building on a newer head.
    */
-  commit(plan: PlanSpec, outputs: PlanOutputs, head: Manifest | null, ctx: { duck: DuckSession; dataDir: string }): Promise<ManifestDraft>;
+  commit(plan: PlanSpec, outputs: PlanOutputs, head: Manifest | null, ctx: { duck: DuckSession; dataDir: string }): Promise<CommitDraft>;
   /** true if the commit may be rebuilt on a head that moved (append-like operations) */
   rebase?(plan: PlanSpec): boolean;
 }
+
+/** A version draft, plus datasets that gain parts in the same transaction (e.g. quarantine). */
+export type CommitDraft = ManifestDraft & { companions?: Companion[] };
 
 export interface PlanOutputs {
   maps: Map<string, TaskOutput>;

@@ -11,6 +11,7 @@ const BUILT_IN: Record<string, Loader> = {
   import: async () => (await import('../io/import-stage.ts')).importStage,
   'dedup-by-key': async () => (await import('./stages/dedup-by-key.ts')).dedupByKeyStage,
   noop: async () => (await import('./stages/noop.ts')).noopStage,
+  stats: async () => (await import('../analyze/stats-stage.ts')).statsStage,
 };
 
 /** The sluice package root: module stages must live inside it or inside SLUICE_STAGE_PATH. */

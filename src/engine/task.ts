@@ -32,7 +32,7 @@ export async function executeTask(args: {
   onProgress?: (done: number, total?: number) => void;
 }): Promise<TaskResult<TaskOutput>> {
   const { env, plan, task, duck, catalog } = args;
-  const done = (await catalog.taskResults<TaskOutput>(plan.runId)).get(task.id);
+  const done = await catalog.taskResult<TaskOutput>(plan.runId, task.id);
   if (done) return done;
   const attemptId = args.attemptId ?? randomUUID().slice(0, 8);
   const outDir = attemptDir(plan, task.id, attemptId);

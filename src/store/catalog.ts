@@ -29,6 +29,20 @@ CREATE TABLE IF NOT EXISTS task_results (
   created_at TEXT NOT NULL, PRIMARY KEY (run_id, task_id));
 `;
 
+/**
+ * A dataset that gains parts in the same transaction as a commit (e.g. `<target>-quarantine`):
+ * always built on its current head, so it never fails on a moved head.
+ */
+export interface Companion {
+  dataset: string;
+  parts: Manifest['parts'];
+  schema: Manifest['schema'];
+  operation: string;
+  config_hash: string;
+  licences: Manifest['licences'];
+  extra?: Record<string, unknown>;
+}
+
 export interface DatasetInfo {
   name: string;
   head: number | null;
@@ -122,7 +136,7 @@ export class Catalog {
    * HeadMovedError if the head is not `parent`. With a run id, a second commit of the same run
    * returns the first one's manifest: reruns after a crash are idempotent.
    */
-  async commit(dataset: string, parent: number | null, draft: ManifestDraft, runId?: string): Promise<Manifest> {
+  async commit(dataset: string, parent: number | null, draft: ManifestDraft, runId?: string, companions: Companion[] = []): Promise<Manifest> {
     return this.db.transaction(async (tx) => {
       if (runId) {
         const done = await tx.get<{ dataset: string; version: number; manifest: string }>(
@@ -149,9 +163,44 @@ export class Catalog {
         await tx.run('INSERT INTO version_files (dataset, version, path) VALUES (?, ?, ?)', [dataset, version, path]);
       }
       await tx.run('UPDATE datasets SET head = ?, updated_at = ? WHERE name = ?', [version, t, dataset]);
+      for (const c of companions) await this.appendCompanion(tx, c, `${dataset}@${version}`, t);
       if (runId) await tx.run(`UPDATE runs SET status = 'committed', version = ?, updated_at = ? WHERE run_id = ?`, [version, t, runId]);
       return manifest;
     });
+  }
+
+  private async appendCompanion(tx: SqlTx, c: Companion, from: string, t: string): Promise<void> {
+    await tx.run(`INSERT INTO datasets (name, head, created_at, updated_at) VALUES (?, NULL, ?, ?) ON CONFLICT (name) DO NOTHING`, [c.dataset, t, t]);
+    const row = await tx.get<{ head: number | null }>(`SELECT head FROM datasets WHERE name = ?${forUpdate(this.db)}`, [c.dataset]);
+    const head = row?.head ?? null;
+    let prev: Manifest | null = null;
+    if (head !== null) {
+      const r = await tx.get<{ manifest: string }>('SELECT manifest FROM versions WHERE dataset = ? AND version = ?', [c.dataset, head]);
+      prev = parseManifest(r!.manifest, formatRef(c.dataset, head));
+    }
+    const parts = [...(prev?.parts ?? []), ...c.parts];
+    const manifest: Manifest = {
+      format: 1,
+      dataset: c.dataset,
+      version: (head ?? 0) + 1,
+      created_at: t,
+      schema: c.schema,
+      parts,
+      rows: parts.reduce((n, p) => n + p.rows - (p.deletes?.rows ?? 0), 0),
+      parents: [...(prev ? [formatRef(c.dataset, prev.version)] : []), from],
+      operation: c.operation,
+      config_hash: c.config_hash,
+      licences: [...(prev?.licences ?? []), ...c.licences].filter((l, i, a) => a.findIndex((x) => x.source === l.source && x.licence === l.licence) === i),
+      ...(c.extra ? { extra: c.extra } : {}),
+    };
+    await tx.run(
+      'INSERT INTO versions (dataset, version, manifest, row_count, operation, run_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      [c.dataset, manifest.version, JSON.stringify(manifest), manifest.rows, manifest.operation, null, t],
+    );
+    for (const path of new Set(referencedFiles(manifest))) {
+      await tx.run('INSERT INTO version_files (dataset, version, path) VALUES (?, ?, ?)', [c.dataset, manifest.version, path]);
+    }
+    await tx.run('UPDATE datasets SET head = ?, updated_at = ? WHERE name = ?', [manifest.version, t, c.dataset]);
   }
 
   async setTag(dataset: string, tag: string, version: number): Promise<void> {
@@ -217,6 +266,12 @@ export class Catalog {
       const r = await tx.get<{ attempt_id: string; output: string }>('SELECT attempt_id, output FROM task_results WHERE run_id = ? AND task_id = ?', [runId, taskId]);
       return { task_id: taskId, attempt_id: r!.attempt_id, output: JSON.parse(r!.output) as O };
     });
+  }
+
+  /** One task's recorded result, if any attempt finished (a point lookup: tasks check this first). */
+  async taskResult<O>(runId: string, taskId: string): Promise<TaskResult<O> | undefined> {
+    const r = await this.db.get<{ attempt_id: string; output: string }>('SELECT attempt_id, output FROM task_results WHERE run_id = ? AND task_id = ?', [runId, taskId]);
+    return r ? { task_id: taskId, attempt_id: r.attempt_id, output: JSON.parse(r.output) as O } : undefined;
   }
 
   async taskResults<O>(runId: string): Promise<Map<string, TaskResult<O>>> {

@@ -1,13 +1,15 @@
 // The BullMQ runner: the same plan's tasks run as BullMQ jobs on `sluice worker` processes.
 //
 // Map tasks are the children of a barrier job (a BullMQ flow); reduce tasks likewise. Job ids are
-// `<run id>.<task id>`, so a coordinator that restarts finds the jobs it already enqueued and
-// waits on them instead of enqueueing twice. Outputs come from the catalog, where the first
-// finished attempt of each task was recorded.
+// `<run id>.<project scope>.<task id>`, so a coordinator that restarts finds the jobs it already
+// enqueued and waits on them instead of enqueueing twice (the scope keeps two projects that share
+// a queue apart when their runs hash alike). Job data is small: workers read the plan from the
+// catalog. Outputs come from the catalog, where the first finished attempt of each task was recorded.
 import { FlowProducer, Queue, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SluiceError, UserCodeError } from '../../core/errors.ts';
+import { sha256Text } from '../../core/hash.ts';
 import type { Catalog } from '../../store/catalog.ts';
 import { mapTaskId, reduceTaskId, type PlanOutputs, type PlanProgress, type PlanSpec, type Runner, type TaskEnv, type TaskOutput } from '../plan.ts';
 import type { TaskRef } from '../task.ts';
@@ -35,7 +37,7 @@ export function redisConnection(url: string): Redis {
 export class BullmqRunner implements Runner {
   readonly name = 'bullmq';
   private readonly connection: Redis;
-  private readonly queue: Queue;
+  readonly queue: Queue;
   private readonly flows: FlowProducer;
   private readonly pollMs: number;
 
@@ -44,7 +46,7 @@ export class BullmqRunner implements Runner {
     const name = o.queue ?? DEFAULT_QUEUE;
     this.queue = new Queue(name, { connection: this.connection });
     this.flows = new FlowProducer({ connection: this.connection });
-    this.pollMs = o.pollMs ?? 100;
+    this.pollMs = o.pollMs ?? 50;
   }
 
   async run(plan: PlanSpec, env: TaskEnv, onProgress?: (p: PlanProgress) => void): Promise<PlanOutputs> {
@@ -59,64 +61,87 @@ export class BullmqRunner implements Runner {
     return { maps: pick('m'), reduces: pick('r') };
   }
 
-  private jobId(plan: PlanSpec, id: string): string {
-    return `${plan.runId}.${id}`;
+  /** The job id of a task (or a phase barrier) of a plan run in the project `env` describes. */
+  static jobId(plan: PlanSpec, env: TaskEnv, id: string): string {
+    const c = env.catalogSpec;
+    const scope = sha256Text(JSON.stringify([env.dataDir, c.kind, c.kind === 'sqlite' ? c.path : c.schema])).slice(0, 8);
+    return `${plan.runId}.${scope}.${id}`;
   }
 
   private async phase(plan: PlanSpec, env: TaskEnv, phase: 'map' | 'reduce', tasks: TaskRef[], onProgress?: (p: PlanProgress) => void): Promise<void> {
-    const barrierId = this.jobId(plan, `${phase}s`);
+    const barrierId = BullmqRunner.jobId(plan, env, `${phase}s`);
     let barrier = await this.queue.getJob(barrierId);
     if (barrier && (await barrier.getState()) === 'failed') {
-      await barrier.remove({ removeChildren: true });
+      await this.removeFailed([barrier, ...(await Promise.all(tasks.map((t) => this.queue.getJob(BullmqRunner.jobId(plan, env, t.id)))))]);
       barrier = undefined;
     }
     if (!barrier) {
       const attempts = plan.maxAttempts ?? 3;
+      const keep = { age: 7 * 86_400 };
+      // One flow is one Redis transaction: the barrier and all its children exist, or none do.
       await this.flows.add({
         name: 'barrier',
         queueName: this.queue.name,
         data: { runId: plan.runId, env, barrier: true } satisfies JobData,
-        opts: { jobId: barrierId, removeOnComplete: { age: 7 * 86_400 }, removeOnFail: { age: 7 * 86_400 } },
+        opts: { jobId: barrierId, removeOnComplete: keep, removeOnFail: keep },
         children: tasks.map((task) => ({
           name: phase,
           queueName: this.queue.name,
           data: { runId: plan.runId, task, env } satisfies JobData,
           opts: {
-            jobId: this.jobId(plan, task.id),
+            jobId: BullmqRunner.jobId(plan, env, task.id),
             attempts,
             backoff: { type: 'fixed', delay: 100 },
             failParentOnFailure: true,
-            removeOnComplete: { age: 7 * 86_400 },
-            removeOnFail: { age: 7 * 86_400 },
+            removeOnComplete: keep,
+            removeOnFail: keep,
           },
         })),
       });
     }
-    onProgress?.({ phase, done: 0, total: tasks.length });
     let lastDone = -1;
     for (;;) {
       const job = await this.queue.getJob(barrierId);
       if (!job) throw new SluiceError(`barrier job ${barrierId} disappeared from Redis`, { hint: 'was the queue obliterated? rerun the command' });
       const state = await job.getState();
-      if (state === 'completed') break;
-      if (state === 'failed') throw await this.failure(plan, tasks);
-      if (onProgress) {
-        const prefix = phase === 'map' ? 'm' : 'r';
-        const done = [...(await this.o.catalog.taskResults(plan.runId)).keys()].filter((id) => id.startsWith(prefix)).length;
-        if (done !== lastDone) onProgress({ phase, done: (lastDone = done), total: tasks.length });
-      }
+      if (state === 'failed') throw await this.failure(plan, env, tasks);
+      // The barrier leaves `waiting-children` when its last child completed: no need to wait for
+      // a worker to pick the barrier itself up.
+      const finished = state !== 'waiting-children' && state !== 'unknown';
+      const done = finished ? tasks.length : ((await job.getDependenciesCount({ processed: true })).processed ?? 0);
+      if (done !== lastDone) onProgress?.({ phase, done: (lastDone = done), total: tasks.length });
+      if (finished) return;
       await sleep(this.pollMs);
     }
-    onProgress?.({ phase, done: tasks.length, total: tasks.length });
+  }
+
+  /**
+   * Removes a failed phase so a rerun can enqueue it again: the barrier and every task job (a
+   * failed child is not among the barrier's dependencies any more, and a job id that still exists
+   * would not be added again). Jobs still running elsewhere hold locks: wait for them; results
+   * already recorded stay in the catalog and are not redone.
+   */
+  private async removeFailed(jobs: (Job | undefined)[]): Promise<void> {
+    for (const job of jobs) {
+      for (let tries = 0; job; tries++) {
+        try {
+          await job.remove({ removeChildren: false });
+          break;
+        } catch (e) {
+          if (tries >= 600 || !/locked/.test((e as Error).message)) throw e;
+          await sleep(100);
+        }
+      }
+    }
   }
 
   /** The error of the task that used up its attempts, with the user's stack. */
-  private async failure(plan: PlanSpec, tasks: TaskRef[]): Promise<Error> {
+  private async failure(plan: PlanSpec, env: TaskEnv, tasks: TaskRef[]): Promise<Error> {
     for (const t of tasks) {
-      const job: Job | undefined = await this.queue.getJob(this.jobId(plan, t.id));
+      const job: Job | undefined = await this.queue.getJob(BullmqRunner.jobId(plan, env, t.id));
       if (job && (await job.getState()) === 'failed') {
         const stack = job.stacktrace?.[job.stacktrace.length - 1];
-        return new UserCodeError(`task ${t.id} of run ${plan.runId} failed after ${job.attemptsMade} attempts: ${job.failedReason}`, stack);
+        return new UserCodeError(`task ${t.id} of run ${plan.runId} failed after ${job.attemptsMade} attempt(s): ${job.failedReason}`, stack);
       }
     }
     return new SluiceError(`run ${plan.runId} failed (no failed task found)`);

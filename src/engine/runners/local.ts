@@ -3,6 +3,7 @@ import type { Catalog } from '../../store/catalog.ts';
 import type { DuckSession } from '../duckdb.ts';
 import { mapTaskId, reduceTaskId, type PlanOutputs, type PlanProgress, type PlanSpec, type Runner, type TaskEnv, type TaskOutput } from '../plan.ts';
 import { executeTask, isPermanent, type TaskRef } from '../task.ts';
+import { UserCodeError } from '../../core/errors.ts';
 
 export class LocalRunner implements Runner {
   readonly name = 'local';
@@ -58,7 +59,12 @@ export class LocalRunner implements Runner {
       try {
         return (await executeTask({ env, plan, task, duck: this.duck, catalog: this.catalog })).output;
       } catch (e) {
-        if (n >= max || isPermanent(e)) throw e;
+        if (isPermanent(e)) throw e;
+        if (n >= max) {
+          // Same words as the BullMQ runner, so a user sees one message whichever runner ran it.
+          if (e instanceof UserCodeError) throw new UserCodeError(`task ${task.id} of run ${plan.runId} failed after ${n} attempt(s): ${e.message}`, e.userStack, { cause: e });
+          throw e;
+        }
       }
     }
   }

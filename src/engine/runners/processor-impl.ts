@@ -8,6 +8,7 @@ import { DuckSession } from '../duckdb.ts';
 import { UnrecoverableError } from 'bullmq';
 import type { PlanSpec } from '../plan.ts';
 import { executeTask, isPermanent } from '../task.ts';
+import { UserCodeError } from '../../core/errors.ts';
 import type { JobData } from './bullmq.ts';
 
 const catalogs = new Map<string, Promise<Catalog>>();
@@ -28,12 +29,14 @@ export async function processJob(job: SandboxedJob<JobData>): Promise<string> {
   const data = job.data;
   if (data.barrier || !data.task) return 'barrier';
   const catalog = await catalogFor(data.env.catalogSpec);
-  let plan = plans.get(data.runId);
+  // Keyed by catalog too: two projects sharing a queue may hold runs with the same id.
+  const planKey = `${JSON.stringify(data.env.catalogSpec)}|${data.runId}`;
+  let plan = plans.get(planKey);
   if (!plan) {
     const rec = await catalog.run(data.runId);
     if (!rec) throw new UnrecoverableError(`run ${data.runId} is not in the catalog`);
     plan = JSON.parse(rec.plan) as PlanSpec;
-    plans.set(data.runId, plan);
+    plans.set(planKey, plan);
   }
   const threads = Number(process.env.SLUICE_WORKER_THREADS) || data.env.threads;
   duck ??= DuckSession.open({ threads });
@@ -50,6 +53,18 @@ export async function processJob(job: SandboxedJob<JobData>): Promise<string> {
     return r.attempt_id;
   } catch (e) {
     if (isPermanent(e)) throw new UnrecoverableError((e as Error).message);
+    if (e instanceof UserCodeError) throw withUserStack(e);
     throw e;
   }
+}
+
+/**
+ * BullMQ keeps only an error's message and stack: give it the user's frames (where their stage
+ * threw), not ours (where we wrapped it), so the coordinator can show them.
+ */
+function withUserStack(e: UserCodeError): Error {
+  const err = new Error(e.message);
+  const frames = (e.userStack ?? '').split('\n').filter((l) => /^\s+at /.test(l));
+  err.stack = [`UserCodeError: ${e.message}`, ...frames].join('\n');
+  return err;
 }

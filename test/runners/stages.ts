@@ -1,0 +1,79 @@
+// Stages written for the runner tests: tasks that take a while (so a worker can be killed or
+// stopped mid-task) and leave marker files saying which process ran which attempt, and a stage
+// whose task always throws (its stack must reach the user).
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { configHash } from '../../src/core/hash.ts';
+import { describeFile } from '../../src/core/dataset.ts';
+import type { Part } from '../../src/core/manifest.ts';
+import { safeJoin } from '../../src/core/names.ts';
+import { lit } from '../../src/engine/duckdb.ts';
+import type { Stage, TaskContext } from '../../src/engine/plan.ts';
+
+export interface SlowConfig {
+  /** how long each map task works before writing its part */
+  sleepMs: number;
+  /** folder for `<task>.<attempt>.start|done` marker files ({ pid, ppid }) */
+  markers: string;
+  [k: string]: string | number;
+}
+
+/** Task input: how many rows the task's part holds. */
+export interface SlowInput {
+  rows: number;
+  [k: string]: number;
+}
+
+function mark(ctx: TaskContext, what: 'start' | 'done'): void {
+  const dir = (ctx.plan.config as unknown as SlowConfig).markers;
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, `${ctx.taskId}.${ctx.attemptId}.${what}`), JSON.stringify({ pid: process.pid, ppid: process.ppid, outDir: ctx.outDir }));
+}
+
+/** Each map task sleeps, then writes `rows` rows whose `_id`s depend only on the task. */
+export const slowStage: Stage = {
+  name: 'test-slow',
+  async map(ctx, task) {
+    const c = ctx.plan.config as unknown as SlowConfig;
+    const input = task.input as unknown as SlowInput;
+    mark(ctx, 'start');
+    await sleep(c.sleepMs);
+    const rel = `${ctx.outDir}/part-0.parquet`;
+    await ctx.duck.run(
+      `COPY (SELECT ${lit(task.id)} || ':' || i AS _id, i AS n, (i * 7) % 13 AS v FROM range(${input.rows}) t(i) ORDER BY i) ` +
+        `TO ${lit(safeJoin(ctx.env.dataDir, rel))} (FORMAT parquet)`,
+    );
+    const entry = await describeFile(ctx.duck, ctx.env.dataDir, rel);
+    mark(ctx, 'done');
+    return { parts: [entry] };
+  },
+  async commit(plan, outputs, head) {
+    const parts = plan.maps.map((m) => outputs.maps.get(m.id)!.parts![0] as Part);
+    return {
+      schema: [
+        { name: '_id', type: 'VARCHAR', nullable: false },
+        { name: 'n', type: 'BIGINT', nullable: true },
+        { name: 'v', type: 'BIGINT', nullable: true },
+      ],
+      parts,
+      rows: parts.reduce((n, p) => n + p.rows, 0),
+      parents: head ? [`${head.dataset}@${head.version}`] : [],
+      operation: 'test-slow',
+      config_hash: configHash(plan.config),
+      licences: [],
+    };
+  },
+};
+
+/** Every map task throws: the runner must give up after the plan's attempts. */
+export const failingStage: Stage = {
+  name: 'test-failing',
+  async map(ctx) {
+    mark(ctx, 'start');
+    throw new Error(`row 7 of task ${ctx.taskId} has no price`); // FAILING-LINE
+  },
+  async commit() {
+    throw new Error('the failing stage never commits');
+  },
+};
