@@ -1,0 +1,78 @@
+// `curate`: plans an ingest run from a pipeline (new files only, when the mapping is unchanged)
+// and executes it on a runner.
+import { basename, relative, resolve } from 'node:path';
+import { statSync } from 'node:fs';
+import { expandGlob } from '../core/glob.ts';
+import { assertName } from '../core/names.ts';
+import { sha256File, configHash } from '../core/hash.ts';
+import type { Manifest } from '../core/manifest.ts';
+import type { Project } from '../core/project.ts';
+import { warnExpired } from '../core/warn.ts';
+import { executePlan, runIdFor } from '../engine/execute.ts';
+import { mapTaskId, type Json, type PlanProgress, type PlanSpec, type Runner } from '../engine/plan.ts';
+import { detectFormat } from '../io/formats.ts';
+import type { IngestConfig, IngestInput, IngestStats } from './ingest-stage.ts';
+import type { Pipeline } from './pipeline.ts';
+
+export interface CurateResult {
+  manifest: Manifest | null;
+  /** files skipped because an earlier run already ingested the same bytes */
+  skipped: { source: string; file: string }[];
+  stats: IngestStats[];
+}
+
+export async function planCurate(project: Project, pipeline: Pipeline, baseDir: string): Promise<{ plan: PlanSpec | null; skipped: CurateResult['skipped'] }> {
+  assertName(pipeline.target, 'dataset');
+  warnExpired(
+    pipeline.sources.filter((s) => s.licence).map((s) => ({ source: s.name, licence: s.licence!.licence, expires: s.licence!.expires })),
+    `pipeline ${pipeline.target}`,
+  );
+  const parent = await project.catalog.head(pipeline.target);
+  const head = parent === null ? null : await project.catalog.manifest(pipeline.target, parent);
+  const hash = configHash(pipeline);
+  const reuse = head !== null && head.config_hash === hash;
+  const seen = new Set(reuse ? ((head!.extra?.ingested as IngestStats[] | undefined) ?? []).map((s) => `${s.source}|${s.sha256}`) : []);
+  const inputs: IngestInput[] = [];
+  const skipped: CurateResult['skipped'] = [];
+  for (const [i, s] of pipeline.sources.entries()) {
+    if (s.query) {
+      inputs.push({ source: i, file: `query:${s.name}`, format: 'csv', sha256: configHash({ query: s.query, at: new Date().toISOString() }).padEnd(64, '0') });
+      continue;
+    }
+    const patterns = Array.isArray(s.files) ? s.files : [s.files!];
+    const files = [...new Set(patterns.flatMap((p) => expandGlob(p, baseDir)))].sort();
+    for (const path of files) {
+      const format = s.format ?? detectFormat(path).format;
+      if (statSync(path).size === 0) {
+        inputs.push({ source: i, path, file: relative(baseDir, path) || basename(path), format, sha256: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' });
+        continue;
+      }
+      const sha256 = await sha256File(path);
+      const file = relative(baseDir, resolve(path)) || basename(path);
+      if (seen.has(`${s.name}|${sha256}`)) skipped.push({ source: s.name, file });
+      else inputs.push({ source: i, path, file, format, sha256 });
+    }
+  }
+  if (inputs.length === 0) return { plan: null, skipped };
+  const config: IngestConfig = { pipeline, reuse };
+  return {
+    plan: {
+      runId: runIdFor({ stage: 'ingest', dataset: pipeline.target, parent, config, inputs }),
+      stage: 'ingest',
+      dataset: pipeline.target,
+      parent,
+      config: config as unknown as Json,
+      maps: inputs.map((input, i) => ({ id: mapTaskId(i), input: input as unknown as Json })),
+    },
+    skipped,
+  };
+}
+
+export async function curate(project: Project, pipeline: Pipeline, baseDir: string, runner: Runner, onProgress?: (p: PlanProgress) => void): Promise<CurateResult> {
+  const { plan, skipped } = await planCurate(project, pipeline, baseDir);
+  if (!plan) return { manifest: null, skipped, stats: [] };
+  const manifest = await executePlan(project, plan, runner, onProgress);
+  const results = await project.catalog.taskResults<{ stats: IngestStats }>(plan.runId);
+  const stats = plan.maps.map((m) => results.get(m.id)!.output.stats);
+  return { manifest, skipped, stats };
+}

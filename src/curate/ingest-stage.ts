@@ -1,0 +1,192 @@
+// The ingest stage as a plan: one map task per input file (or query) maps records to the target
+// schema; good rows become a part, damaged ones a quarantine part; the commit adds both in one
+// transaction (the quarantine as the companion dataset `<target>-quarantine`).
+import { InternalError, InputError } from '../core/errors.ts';
+import { describeFile, SYSTEM_COLUMNS } from '../core/dataset.ts';
+import type { FileEntry, Licence, Manifest, Part } from '../core/manifest.ts';
+import { configHash } from '../core/hash.ts';
+import { safeJoin } from '../core/names.ts';
+import { ident, lit, type DuckSession } from '../engine/duckdb.ts';
+import type { CommitDraft, Json, MapTask, PlanOutputs, PlanSpec, Stage, TaskContext, TaskOutput } from '../engine/plan.ts';
+import { parquetWriterOptions } from '../io/parquet.ts';
+import type { Format } from '../io/formats.ts';
+import { compileMapping, targetColumns } from './mapping.ts';
+import { fieldMap as fieldMapOf, type Pipeline } from './pipeline.ts';
+import { exportQuery, prepareInput } from './sources.ts';
+import type { BadRecord } from './scan.ts';
+
+export interface IngestInput {
+  source: number;
+  /** absolute path of a file, or undefined for a query source */
+  path?: string;
+  file: string;
+  format: Format;
+  sha256: string;
+  [k: string]: Json | undefined;
+}
+
+export interface IngestStats {
+  source: string;
+  file: string;
+  sha256: string;
+  records: number;
+  accepted: number;
+  quarantined: number;
+  reasons: Record<string, number>;
+  notes: string[];
+  quarantine?: FileEntry;
+}
+
+export interface IngestConfig {
+  pipeline: Pipeline;
+  /** sha256s of files already in the head version (incremental runs skip them) */
+  reuse: boolean;
+}
+
+export const QUARANTINE_SCHEMA = [
+  { name: '_id', type: 'VARCHAR', nullable: false },
+  { name: 'source', type: 'VARCHAR', nullable: false },
+  { name: 'file', type: 'VARCHAR', nullable: false },
+  { name: 'record', type: 'BIGINT', nullable: true },
+  { name: 'line', type: 'BIGINT', nullable: true },
+  { name: 'raw', type: 'VARCHAR', nullable: true },
+  { name: 'reason', type: 'VARCHAR', nullable: false },
+  { name: 'stage', type: 'VARCHAR', nullable: false },
+];
+
+async function loadBad(duck: DuckSession, table: string, bad: BadRecord[]): Promise<void> {
+  await duck.run(`CREATE OR REPLACE TEMP TABLE ${ident(table)} (record BIGINT, line BIGINT, raw VARCHAR, reason VARCHAR)`);
+  if (!bad.length) return;
+  const a = await duck.conn.createAppender(table);
+  for (const b of bad) {
+    a.appendBigInt(BigInt(b.record));
+    a.appendBigInt(BigInt(b.line));
+    a.appendVarchar(b.raw);
+    a.appendVarchar(b.reason);
+    a.endRow();
+  }
+  a.closeSync();
+}
+
+export const ingestStage: Stage = {
+  name: 'ingest',
+
+  async map(ctx: TaskContext, task: MapTask): Promise<TaskOutput> {
+    const input = task.input as unknown as IngestInput;
+    const { pipeline } = ctx.plan.config as unknown as IngestConfig;
+    const source = pipeline.sources[input.source]!;
+    const abs = (rel: string) => safeJoin(ctx.env.dataDir, rel);
+    const t = `t_${ctx.taskId}`;
+    let path = input.path;
+    if (!path) {
+      path = abs(`${ctx.outDir}/query.csv`);
+      await exportQuery(source.postgres ?? process.env.SLUICE_SOURCE_PG, source.query!, path);
+    }
+    const prepared = await prepareInput(ctx.duck, path, input.format, abs(`${ctx.outDir}/clean.txt`), `${t}_raw`, pipeline.options.max_record_bytes);
+    const where = `source ${source.name}, ${input.file}`;
+    const m = compileMapping(pipeline, source, prepared.access, where);
+    const fields = pipeline.schema.map((f) => f.name);
+    const keep = prepared.gate ? ', __json, __ok' : '';
+    let outer = m.outer;
+    if (prepared.gate) {
+      const last = outer.length - 1;
+      outer = [...outer.slice(0, last), outer[last]!.replace(/ AS __reason$/, '').replace(/^(.*)$/, `CASE WHEN NOT ${prepared.gate.ok} THEN ${prepared.gate.reason} ELSE $1 END AS __reason`)];
+    }
+    const mapped = `${t}_mapped`;
+    try {
+      await ctx.duck.run(
+        `CREATE OR REPLACE TEMP TABLE ${ident(mapped)} AS SELECT *, ${outer.join(', ')} FROM (SELECT __rec, __line${keep}, ${m.inner.join(', ')} FROM ${prepared.relation})`,
+      );
+    } catch (e) {
+      throw new InputError(`${where}: DuckDB could not read the cleaned records: ${(e as Error).message.split('\n')[0]}`, { cause: e });
+    }
+    const prefix = lit(input.sha256.slice(0, 16) + ':');
+    const src = `{'source': ${lit(source.name)}, 'file': ${lit(input.file)}, 'record': __rec, 'line': __line}`;
+    const partRel = `${ctx.outDir}/part-0.parquet`;
+    await ctx.duck.run(
+      `COPY (SELECT ${prefix} || __rec AS _id, ${src} AS _source, ${fields.map(ident).join(', ')} FROM ${ident(mapped)} WHERE __reason IS NULL) ` +
+        `TO ${lit(abs(partRel))} (${parquetWriterOptions()})`,
+    );
+    await loadBad(ctx.duck, `${t}_bad`, prepared.bad);
+    const qRel = `${ctx.outDir}/quarantine-0.parquet`;
+    await ctx.duck.run(
+      `COPY (SELECT * FROM (
+         SELECT ${prefix} || record AS _id, ${lit(source.name)} AS source, ${lit(input.file)} AS file, record, line, raw, reason, 'ingest' AS stage FROM ${ident(`${t}_bad`)}
+         UNION ALL
+         SELECT ${prefix} || __rec, ${lit(source.name)}, ${lit(input.file)}, __rec, __line, ${prepared.rawExpr(pipeline.schema.filter((f) => !fieldMapOf(source, f.name).sql).map((f) => f.name))}, __reason, 'ingest' FROM ${ident(mapped)} WHERE __reason IS NOT NULL
+       ) ORDER BY record) TO ${lit(abs(qRel))} (${parquetWriterOptions()})`,
+    );
+    const reasonRows = await ctx.duck.all<{ reason: string; n: number }>(
+      `SELECT split_part(reason, ':', 1) AS reason, count(*)::BIGINT AS n FROM read_parquet(${lit(abs(qRel))}) GROUP BY ALL ORDER BY ALL`,
+    );
+    await ctx.duck.run(`DROP TABLE IF EXISTS ${ident(mapped)}; DROP TABLE IF EXISTS ${ident(`${t}_bad`)}; DROP TABLE IF EXISTS ${ident(`${t}_raw`)}; DROP TABLE IF EXISTS ${ident(`${t}_raw_arrow`)}`);
+    const part = await describeFile(ctx.duck, ctx.env.dataDir, partRel);
+    const quarantine = await describeFile(ctx.duck, ctx.env.dataDir, qRel);
+    // The accounting invariant: every record the independent pass counted ends in exactly one place.
+    if (part.rows + quarantine.rows !== prepared.records) {
+      throw new InternalError(
+        `${where}: ${prepared.records} records read, but ${part.rows} accepted + ${quarantine.rows} quarantined = ${part.rows + quarantine.rows}`,
+        { hint: 'this is a bug in sluice; please report it with the file' },
+      );
+    }
+    ctx.progress(1, 1);
+    const stats: IngestStats = {
+      source: source.name,
+      file: input.file,
+      sha256: input.sha256,
+      records: prepared.records,
+      accepted: part.rows,
+      quarantined: quarantine.rows,
+      reasons: Object.fromEntries(reasonRows.map((r) => [r.reason, Number(r.n)])),
+      notes: prepared.notes,
+      quarantine,
+    };
+    return { parts: [part], stats: stats as unknown as Json };
+  },
+
+  rebase: () => false,
+
+  async commit(plan: PlanSpec, outputs: PlanOutputs, head: Manifest | null): Promise<CommitDraft> {
+    const { pipeline, reuse } = plan.config as unknown as IngestConfig;
+    const stats = plan.maps.map((m) => outputs.maps.get(m.id)!.stats as unknown as IngestStats);
+    const newParts = plan.maps.map((m) => (outputs.maps.get(m.id)!.parts as Part[])[0]!).filter((p) => p.rows > 0);
+    const keepHead = reuse && head !== null;
+    const parts = keepHead ? [...head.parts, ...newParts] : newParts;
+    const ingested = [...(keepHead ? ((head.extra?.ingested as IngestStats[] | undefined) ?? []) : []), ...stats.map(({ quarantine: _q, ...s }) => s)];
+    const licences: Licence[] = pipeline.sources
+      .filter((s) => s.licence)
+      .map((s) => ({ source: s.name, owner: s.licence!.owner, licence: s.licence!.licence, ...(s.licence!.expires ? { expires: s.licence!.expires } : {}), ...(s.licence!.uses ? { uses: s.licence!.uses } : {}) }));
+    const schema = [
+      { name: '_id', type: 'VARCHAR', nullable: false, description: 'record id: source file sha256 prefix and record number' },
+      { name: '_source', type: 'STRUCT("source" VARCHAR, file VARCHAR, record BIGINT, line BIGINT)', nullable: false, description: 'where the record came from' },
+      ...targetColumns(pipeline),
+    ];
+    const qParts = stats.map((s) => s.quarantine!).filter((q) => q.rows > 0);
+    return {
+      schema: schema.map((c) => ({ ...c, nullable: SYSTEM_COLUMNS.includes(c.name as never) ? false : c.nullable })),
+      parts,
+      rows: parts.reduce((n, p) => n + p.rows - (p.deletes?.rows ?? 0), 0),
+      parents: head ? [`${head.dataset}@${head.version}`] : [],
+      operation: 'curate',
+      config_hash: configHash(pipeline),
+      config: pipeline as unknown as Json,
+      licences,
+      extra: { ingested, run: { files: stats.length, records: sum(stats, 'records'), accepted: sum(stats, 'accepted'), quarantined: sum(stats, 'quarantined') } },
+      companions: [
+        {
+          dataset: `${plan.dataset}-quarantine`,
+          parts: qParts,
+          schema: QUARANTINE_SCHEMA,
+          operation: 'quarantine',
+          config_hash: configHash(pipeline),
+          licences,
+          replace: !keepHead,
+        },
+      ],
+    };
+  },
+};
+
+function sum(xs: IngestStats[], k: 'records' | 'accepted' | 'quarantined'): number {
+  return xs.reduce((n, x) => n + x[k], 0);
+}

@@ -1,0 +1,154 @@
+// Compiles a source's mapping to the target schema into DuckDB SQL: every field typed with its
+// explicit formats, and one `__reason` per row naming each field that failed (NULL when the row
+// is good). Rules that can run in DuckDB run there, vectorized.
+import { ConfigError } from '../core/errors.ts';
+import { ident, lit } from '../engine/duckdb.ts';
+import { fieldMap, type FieldMap, type Pipeline, type Source, type TargetField } from './pipeline.ts';
+
+export const DUCK_TYPES: Record<TargetField['type'], string> = {
+  string: 'VARCHAR',
+  int: 'BIGINT',
+  float: 'DOUBLE',
+  bool: 'BOOLEAN',
+  date: 'DATE',
+  timestamp: 'TIMESTAMP',
+};
+
+const TRUE_WORDS = ['true', 't', 'yes', 'y', '1', 'on'];
+const FALSE_WORDS = ['false', 'f', 'no', 'n', '0', 'off'];
+
+/** How the compiled SQL reaches a source column. */
+export interface ColumnAccess {
+  /** SQL for source column `name`, or undefined if the source has no such column */
+  column(name: string): string | undefined;
+  /** true when every source column arrives as text (CSV, JSON Lines) */
+  text: boolean;
+  /** the source's column names, for error messages */
+  names: string[];
+}
+
+function literal(v: string | number | boolean, type: TargetField['type']): string {
+  if (typeof v === 'number') return `${v}::${DUCK_TYPES[type]}`;
+  if (typeof v === 'boolean') return `${v}`;
+  return `${lit(v)}::${DUCK_TYPES[type]}`;
+}
+
+/** SQL typing a text value `v` (already trimmed, '' → NULL) as the field's type. */
+function typeText(v: string, f: TargetField, m: FieldMap): { expr: string; expect: string } {
+  switch (f.type) {
+    case 'string':
+      return { expr: v, expect: 'text' };
+    case 'int':
+    case 'float': {
+      let x = v;
+      const th = m.number?.thousands ?? ',';
+      const dec = m.number?.decimal ?? '.';
+      if (th) x = `replace(${x}, ${lit(th)}, '')`;
+      if (dec !== '.') x = `replace(${x}, ${lit(dec)}, '.')`;
+      return { expr: `TRY_CAST(${x} AS ${DUCK_TYPES[f.type]})`, expect: f.type === 'int' ? 'a whole number' : 'a number' };
+    }
+    case 'bool':
+      return {
+        expr: `CASE WHEN lower(${v}) IN (${TRUE_WORDS.map(lit).join(', ')}) THEN true WHEN lower(${v}) IN (${FALSE_WORDS.map(lit).join(', ')}) THEN false END`,
+        expect: `one of ${[...TRUE_WORDS, ...FALSE_WORDS].join('/')}`,
+      };
+    case 'date':
+    case 'timestamp': {
+      const fmts = m.formats ?? [];
+      const cast = f.type === 'date' ? '::DATE' : '::TIMESTAMP';
+      if (fmts.length === 1 && fmts[0] === 'epoch_s') return { expr: `to_timestamp(TRY_CAST(${v} AS DOUBLE))::TIMESTAMP${cast}`, expect: 'seconds since 1970' };
+      if (fmts.length === 1 && fmts[0] === 'epoch_ms') return { expr: `epoch_ms(TRY_CAST(${v} AS BIGINT))${cast}`, expect: 'milliseconds since 1970' };
+      if (fmts.length === 0) return { expr: `TRY_CAST(${v} AS ${DUCK_TYPES[f.type]})`, expect: f.type === 'date' ? 'a date YYYY-MM-DD' : 'a timestamp YYYY-MM-DD HH:MM:SS' };
+      return { expr: `try_strptime(${v}, [${fmts.map(lit).join(', ')}])${cast}`, expect: `a ${f.type} in one of the formats ${fmts.join(' | ')}` };
+    }
+  }
+}
+
+/** SQL typing an already-typed source column. */
+function typeTyped(col: string, f: TargetField): string {
+  return `TRY_CAST(${col} AS ${DUCK_TYPES[f.type]})`;
+}
+
+export interface CompiledMapping {
+  /** SELECT list over the source relation: `__in_<field>` (text, for messages) and `<field>` (typed) */
+  inner: string[];
+  /** SELECT list over the inner relation: derived fields and `__reason` */
+  outer: string[];
+}
+
+/**
+ * Compiles one source's mapping. Throws ConfigError if a mapped column does not exist in the
+ * source (the whole file is unusable for this pipeline: fail before anything is committed).
+ */
+export function compileMapping(p: Pipeline, s: Source, access: ColumnAccess, where: string): CompiledMapping {
+  const inner: string[] = [];
+  const reasons: string[] = [];
+  const derived: string[] = [];
+  for (const f of p.schema) {
+    const m = fieldMap(s, f.name);
+    const out = ident(f.name);
+    if (m.sql) {
+      derived.push(`TRY_CAST((${m.sql}) AS ${DUCK_TYPES[f.type]}) AS ${out}`);
+      if (!f.nullable) reasons.push(`CASE WHEN TRY_CAST((${m.sql}) AS ${DUCK_TYPES[f.type]}) IS NULL THEN ${lit(`${f.name}: required, but the expression gave no value`)} END`);
+      continue;
+    }
+    const name = m.from ?? f.name;
+    const col = access.column(name);
+    const explicit = s.map[f.name] !== undefined;
+    if (col === undefined) {
+      if (m.default !== undefined || (f.nullable && !explicit)) {
+        inner.push(`NULL::VARCHAR AS ${ident(`__in_${f.name}`)}`);
+        inner.push(`${m.default !== undefined ? literal(m.default, f.type) : `NULL::${DUCK_TYPES[f.type]}`} AS ${out}`);
+        continue;
+      }
+      throw new ConfigError(`${where}: no column ${JSON.stringify(name)} for field ${f.name}`, {
+        hint: `columns are: ${access.names.join(', ')}; map the field with \`from:\`, give it a default, or make it nullable`,
+      });
+    }
+    const raw = access.text ? `NULLIF(trim(${col}), '')` : `NULLIF(trim(CAST(${col} AS VARCHAR)), '')`;
+    const inName = ident(`__in_${f.name}`);
+    inner.push(`${raw} AS ${inName}`);
+    let typed: string;
+    let expect: string;
+    let unknownCheck = '';
+    if (m.values) {
+      const entries = Object.entries(m.values);
+      const folded = `lower(${inName})`;
+      const known = entries.map(([k, v]) => `WHEN ${lit(k.trim().toLowerCase())} THEN ${lit(String(v))}`).join(' ');
+      const fallback = m.unknown === 'keep' ? inName : 'NULL';
+      const mapped = `CASE ${folded} ${known} ELSE ${fallback} END`;
+      const t = typeText(mapped, f, m);
+      typed = t.expr;
+      expect = t.expect;
+      if (m.unknown === 'reject') {
+        const allowed = [...new Set(entries.map(([k]) => k))].slice(0, 12).join(', ');
+        unknownCheck = `CASE WHEN ${inName} IS NOT NULL AND ${folded} NOT IN (${entries.map(([k]) => lit(k.trim().toLowerCase())).join(', ')}) THEN ${lit(`${f.name}: unknown value `)} || ${quoteSql(inName)} || ${lit(` (expected one of ${allowed})`)} END`;
+      }
+    } else if (access.text) {
+      const t = typeText(inName, f, m);
+      typed = t.expr;
+      expect = t.expect;
+    } else {
+      typed = typeTyped(col, f);
+      expect = `a ${f.type}`;
+    }
+    if (m.scale !== undefined || m.offset !== undefined) typed = `(${typed} * ${m.scale ?? 1} + ${m.offset ?? 0})::${DUCK_TYPES[f.type]}`;
+    const value = m.default !== undefined ? `CASE WHEN ${inName} IS NULL THEN ${literal(m.default, f.type)} ELSE ${typed} END` : typed;
+    inner.push(`${value} AS ${out}`);
+    if (unknownCheck) reasons.push(unknownCheck);
+    else reasons.push(`CASE WHEN ${inName} IS NOT NULL AND ${out} IS NULL THEN ${lit(`${f.name}: cannot read `)} || ${quoteSql(inName)} || ${lit(` as ${expect}`)} END`);
+    if (f.type === 'float' && !m.allow_nonfinite) reasons.push(`CASE WHEN NOT isfinite(${out}) THEN ${lit(`${f.name}: non-finite number `)} || ${quoteSql(inName)} END`);
+    if (!f.nullable) reasons.push(`CASE WHEN ${inName} IS NULL AND ${out} IS NULL THEN ${lit(`${f.name}: required, but empty`)} END`);
+  }
+  const outer = [...derived, `NULLIF(concat_ws('; ', ${reasons.length ? reasons.join(', ') : 'NULL'}), '') AS __reason`];
+  return { inner, outer };
+}
+
+function quoteSql(x: string): string {
+  return `'"' || left(${x}, 200) || '"'`;
+}
+
+/** The columns of the target schema in order, as DuckDB column definitions. */
+export function targetColumns(p: Pipeline): { name: string; type: string; nullable: boolean; description?: string }[] {
+  return p.schema.map((f) => ({ name: f.name, type: DUCK_TYPES[f.type], nullable: f.nullable, ...(f.description ? { description: f.description } : {}) }));
+}

@@ -1,0 +1,127 @@
+// Turns one input (a file of any supported format, or a PostgreSQL query) into a DuckDB relation
+// with `__rec` (record number, 1-based) and `__line` (first line, for text formats), after the
+// independent accounting pass has set damaged records aside.
+import { createWriteStream, statSync } from 'node:fs';
+import { pipeline as pipe } from 'node:stream/promises';
+import pg from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
+import { ConfigError, InputError } from '../core/errors.ts';
+import { ident, lit, type DuckSession } from '../engine/duckdb.ts';
+import { loadArrowIpc } from '../io/arrow.ts';
+import { jsonReader } from '../io/json.ts';
+import { parquetReader } from '../io/parquet.ts';
+import type { Format } from '../io/formats.ts';
+import { scanCsv, scanJsonl, type BadRecord } from './scan.ts';
+import type { ColumnAccess } from './mapping.ts';
+
+export interface PreparedInput {
+  /** relation with __rec, __line and the source's columns (or __json and __ok for JSON Lines) */
+  relation: string;
+  access: ColumnAccess;
+  /** records counted by the independent pass (or by DuckDB for typed formats) */
+  records: number;
+  bad: BadRecord[];
+  /** SQL for a quarantined row's raw text, over the mapped relation */
+  rawExpr: (fields: string[]) => string;
+  /** gate for JSON Lines: rows that are not a JSON object get this reason */
+  gate?: { ok: string; reason: string };
+  notes: string[];
+}
+
+export async function prepareInput(
+  duck: DuckSession,
+  path: string,
+  format: Format,
+  cleanPath: string,
+  temp: string,
+  maxRecordBytes: number,
+): Promise<PreparedInput> {
+  if ((format === 'csv' || format === 'tsv' || format === 'jsonl') && statSync(path).size === 0) {
+    // An empty file holds no records: nothing to map, nothing to lose.
+    return {
+      relation: '(SELECT NULL::BIGINT AS __rec, NULL::BIGINT AS __line WHERE false)',
+      access: { column: () => 'NULL::VARCHAR', text: true, names: [] },
+      records: 0,
+      bad: [],
+      rawExpr: () => 'NULL::VARCHAR',
+      notes: ['empty file'],
+    };
+  }
+  if (format === 'csv' || format === 'tsv') {
+    const delim = format === 'csv' ? ',' : '\t';
+    const scan = scanCsv(path, cleanPath, delim, { maxRecordBytes });
+    const names = scan.header;
+    const cols = ['__rec', '__line', ...names].map((n, i) => `${lit(n)}: '${i < 2 ? 'BIGINT' : 'VARCHAR'}'`).join(', ');
+    const relation =
+      `read_csv(${lit(cleanPath)}, header = true, auto_detect = false, delim = ${lit(delim)}, quote = '"', escape = '"', ` +
+      `columns = {${cols}}, strict_mode = true, max_line_size = ${Math.max(2_097_152, maxRecordBytes + 64)}, new_line = '\\n')`;
+    const set = new Set(names);
+    return {
+      relation,
+      access: { column: (n) => (set.has(n) ? ident(n) : undefined), text: true, names },
+      records: scan.records,
+      bad: scan.bad,
+      rawExpr: (fields) => `to_json({${fields.map((f) => `${lit(f)}: ${ident(`__in_${f}`)}`).join(', ')}})::VARCHAR`,
+      notes: [
+        ...(scan.renamedHeaders.length ? [`duplicate header names renamed: ${scan.renamedHeaders.join(', ')}`] : []),
+        ...(scan.blankLines ? [`${scan.blankLines} blank line(s) skipped`] : []),
+      ],
+    };
+  }
+  if (format === 'jsonl') {
+    const scan = scanJsonl(path, cleanPath, { maxRecordBytes });
+    const relation =
+      `(SELECT *, CASE WHEN json_valid(__json) THEN json_type(__json) = 'OBJECT' ELSE false END AS __ok FROM ` +
+      `read_csv(${lit(cleanPath)}, header = false, auto_detect = false, delim = ${lit(String.fromCharCode(31))}, quote = '', escape = '', ` +
+      `columns = {'__rec': 'BIGINT', '__line': 'BIGINT', '__json': 'VARCHAR'}, max_line_size = ${Math.max(2_097_152, maxRecordBytes + 64)}, new_line = '\\n'))`;
+    const jsonPath = (n: string) => lit('$.' + n.split('.').map((k) => (/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) ? k : `"${k.replace(/"/g, '\\"')}"`)).join('.'));
+    return {
+      relation,
+      access: { column: (n) => `CASE WHEN __ok THEN json_extract_string(__json, ${jsonPath(n)}) END`, text: true, names: [] },
+      records: scan.records,
+      bad: scan.bad,
+      rawExpr: () => '__json',
+      gate: { ok: '__ok', reason: `CASE WHEN json_valid(__json) THEN 'not a JSON object' ELSE 'invalid JSON' END` },
+      notes: scan.blankLines ? [`${scan.blankLines} blank line(s) skipped`] : [],
+    };
+  }
+  // Typed formats: DuckDB reads the whole file (a malformed file fails here, before any commit).
+  let reader: string;
+  if (format === 'arrow') {
+    await loadArrowIpc(duck, path, `${temp}_arrow`);
+    reader = ident(`${temp}_arrow`);
+  } else reader = format === 'json' ? jsonReader(path, 'array') : parquetReader(path);
+  try {
+    await duck.run(`CREATE OR REPLACE TEMP TABLE ${ident(temp)} AS SELECT * FROM ${reader}`);
+  } catch (e) {
+    throw new InputError(`cannot read ${path} as ${format}: ${(e as Error).message.split('\n')[0]}`, { cause: e, hint: 'the file is damaged or not in this format' });
+  }
+  const desc = await duck.describe(ident(temp));
+  const names = desc.map((d) => d.name);
+  const set = new Set(names);
+  const [{ n }] = (await duck.all<{ n: number }>(`SELECT count(*)::BIGINT AS n FROM ${ident(temp)}`)) as [{ n: number }];
+  return {
+    relation: `(SELECT rowid + 1 AS __rec, NULL::BIGINT AS __line, * FROM ${ident(temp)})`,
+    access: { column: (c) => (set.has(c) ? ident(c) : undefined), text: false, names },
+    records: Number(n),
+    bad: [],
+    rawExpr: (fields) => `to_json({${fields.map((f) => `${lit(f)}: ${ident(`__in_${f}`)}`).join(', ')}})::VARCHAR`,
+    notes: [],
+  };
+}
+
+/** Streams a PostgreSQL query's result to a CSV file with COPY … TO STDOUT. */
+export async function exportQuery(url: string | undefined, query: string, out: string): Promise<void> {
+  if (!url) throw new ConfigError('a query source needs a PostgreSQL URL', { hint: 'set `postgres:` on the source or SLUICE_SOURCE_PG' });
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const q = query.trim().replace(/;\s*$/, '');
+    const stream = client.query(copyTo(`COPY (${q}) TO STDOUT WITH (FORMAT csv, HEADER true)`));
+    await pipe(stream, createWriteStream(out));
+  } catch (e) {
+    throw new InputError(`PostgreSQL query failed: ${(e as Error).message}`, { cause: e, hint: 'run the query in psql to check it' });
+  } finally {
+    await client.end();
+  }
+}
