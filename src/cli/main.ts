@@ -11,6 +11,7 @@ import * as gc from './gc.ts';
 import * as worker from './worker.ts';
 import * as dedup from './dedup.ts';
 import * as demo from './demo.ts';
+import * as curateCmd from './curate.ts';
 
 export function buildProgram(): Command {
   const program = new Command('sluice')
@@ -23,7 +24,7 @@ export function buildProgram(): Command {
     .option('-q, --quiet', 'no progress output')
     .showHelpAfterError()
     .exitOverride();
-  for (const m of [init, importCmd, datasets, exportCmd, tag, gc, dedup, worker, demo]) m.register(program);
+  for (const m of [init, importCmd, curateCmd, datasets, exportCmd, tag, gc, dedup, worker, demo]) m.register(program);
   program.commands.forEach((c) => c.exitOverride());
   return program;
 }

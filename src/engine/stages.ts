@@ -10,6 +10,7 @@ type Loader = () => Promise<Stage>;
 const BUILT_IN: Record<string, Loader> = {
   import: async () => (await import('../io/import-stage.ts')).importStage,
   'dedup-by-key': async () => (await import('./stages/dedup-by-key.ts')).dedupByKeyStage,
+  ingest: async () => (await import('../curate/ingest-stage.ts')).ingestStage,
   noop: async () => (await import('./stages/noop.ts')).noopStage,
   stats: async () => (await import('../analyze/stats-stage.ts')).statsStage,
 };

@@ -20,7 +20,8 @@ export async function exportVersion(project: Project, refText: string, format: F
   mkdirSync(dirname(path), { recursive: true });
   const src = scanSql(project.dataDir, m);
   // _source is a struct: flat text formats get it as JSON text.
-  const flat = `SELECT * REPLACE (to_json(_source)::VARCHAR AS _source) FROM (${src})`;
+  const hasSource = m.schema.some((c) => c.name === '_source');
+  const flat = hasSource ? `SELECT * REPLACE (to_json(_source)::VARCHAR AS _source) FROM (${src})` : src;
   switch (format) {
     case 'parquet':
       await duck.run(`COPY (${src}) TO ${lit(path)} (${parquetWriterOptions()})`);

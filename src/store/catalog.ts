@@ -41,6 +41,8 @@ export interface Companion {
   config_hash: string;
   licences: Manifest['licences'];
   extra?: Record<string, unknown>;
+  /** start over from these parts instead of adding them to the head's */
+  replace?: boolean;
 }
 
 export interface DatasetInfo {
@@ -178,7 +180,7 @@ export class Catalog {
       const r = await tx.get<{ manifest: string }>('SELECT manifest FROM versions WHERE dataset = ? AND version = ?', [c.dataset, head]);
       prev = parseManifest(r!.manifest, formatRef(c.dataset, head));
     }
-    const parts = [...(prev?.parts ?? []), ...c.parts];
+    const parts = [...(prev && !c.replace ? prev.parts : []), ...c.parts];
     const manifest: Manifest = {
       format: 1,
       dataset: c.dataset,
