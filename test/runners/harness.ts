@@ -115,13 +115,13 @@ export async function killWorkers(workers: WorkerProcess[]): Promise<void> {
   await Promise.all(workers.map((w) => w.exited));
 }
 
-/** The rows of a version ordered by `_id`, `_source` as JSON text. */
+/** The rows of a version ordered by `_id`, as JSON-friendly objects. */
 export async function rowsOf(project: Project, dataset: string, version?: number): Promise<Record<string, unknown>[]> {
   const v = version ?? (await project.catalog.head(dataset));
   if (v === null) throw new Error(`${dataset} has no version`);
   const m = await project.catalog.manifest(dataset, v);
   const duck = await project.duck();
-  return duck.all(`SELECT * REPLACE (CAST(_source AS VARCHAR) AS _source) FROM (${scanSql(project.dataDir, m)}) ORDER BY _id`);
+  return duck.all(`SELECT * FROM (${scanSql(project.dataDir, m)}) ORDER BY _id`);
 }
 
 export interface JobInfo {
