@@ -12,6 +12,7 @@ import * as worker from './worker.ts';
 import * as dedup from './dedup.ts';
 import * as demo from './demo.ts';
 import * as curateCmd from './curate.ts';
+import * as purge from './purge.ts';
 
 export function buildProgram(): Command {
   const program = new Command('sluice')
@@ -24,7 +25,7 @@ export function buildProgram(): Command {
     .option('-q, --quiet', 'no progress output')
     .showHelpAfterError()
     .exitOverride();
-  for (const m of [init, importCmd, curateCmd, datasets, exportCmd, tag, gc, dedup, worker, demo]) m.register(program);
+  for (const m of [init, importCmd, curateCmd, purge, datasets, exportCmd, tag, gc, dedup, worker, demo]) m.register(program);
   program.commands.forEach((c) => c.exitOverride());
   return program;
 }

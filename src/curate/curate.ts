@@ -14,6 +14,8 @@ import { detectFormat } from '../io/formats.ts';
 import type { IngestConfig, IngestInput, IngestStats } from './ingest-stage.ts';
 import type { Pipeline } from './pipeline.ts';
 
+const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+
 export interface CurateResult {
   manifest: Manifest | null;
   /** files skipped because an earlier run already ingested the same bytes */
@@ -43,11 +45,7 @@ export async function planCurate(project: Project, pipeline: Pipeline, baseDir: 
     const files = [...new Set(patterns.flatMap((p) => expandGlob(p, baseDir)))].sort();
     for (const path of files) {
       const format = s.format ?? detectFormat(path).format;
-      if (statSync(path).size === 0) {
-        inputs.push({ source: i, path, file: relative(baseDir, path) || basename(path), format, sha256: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' });
-        continue;
-      }
-      const sha256 = await sha256File(path);
+      const sha256 = statSync(path).size === 0 ? EMPTY_SHA256 : await sha256File(path);
       const file = relative(baseDir, resolve(path)) || basename(path);
       if (seen.has(`${s.name}|${sha256}`)) skipped.push({ source: s.name, file });
       else inputs.push({ source: i, path, file, format, sha256 });

@@ -1,6 +1,15 @@
 // A DuckDB session: one instance per process with the thread budget applied, extension
 // downloads off, SQL helpers, and results streamed in chunks for steps written in TypeScript.
-import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import { DuckDBInstance, DuckDBTypeId, JsonDuckDBValueConverter, type DuckDBConnection, type DuckDBValue, type DuckDBValueConverter, type Json } from '@duckdb/node-api';
+
+/** DuckDB's JSON conversion, except that whole numbers come back as numbers when they are exact. */
+const toJsonish: DuckDBValueConverter<Json> = (value, type, converter) => {
+  if (value !== null && (type.typeId === DuckDBTypeId.BIGINT || type.typeId === DuckDBTypeId.UBIGINT || type.typeId === DuckDBTypeId.HUGEINT)) {
+    const n = Number(value as bigint);
+    return Number.isSafeInteger(n) ? n : String(value);
+  }
+  return JsonDuckDBValueConverter(value, type, converter);
+};
 import { InputError } from '../core/errors.ts';
 
 export interface SessionOptions {
@@ -41,7 +50,7 @@ export class DuckSession {
   /** All rows as JSON-friendly objects (BIGINT as number when safe, timestamps as strings). */
   async all<T = Record<string, unknown>>(sql: string, values?: DuckDBValue[]): Promise<T[]> {
     const r = await this.conn.runAndReadAll(sql, values);
-    return r.getRowObjectsJson() as T[];
+    return r.convertRowObjects(toJsonish) as T[];
   }
 
   async one<T = Record<string, unknown>>(sql: string, values?: DuckDBValue[]): Promise<T> {
