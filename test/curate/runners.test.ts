@@ -1,0 +1,70 @@
+// The curate plan gives the same rows (by _id), the same quarantine and the same counts on the
+// local runner and on the BullMQ runner with `sluice worker` processes; a PostgreSQL query source
+// is read through COPY … TO STDOUT.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { makeRunner } from '../../src/engine/execute.ts';
+import type { Runner } from '../../src/engine/plan.ts';
+import { curate } from '../../src/curate/curate.ts';
+import { definePipeline, loadPipeline } from '../../src/curate/pipeline.ts';
+import { killWorkers, PG, rowsOf, startWorkers, testEnv, type TestEnv, type WorkerProcess } from '../runners/harness.ts';
+import { writeGolden } from './golden.ts';
+import { join } from 'node:path';
+
+const seen = new Map<string, { rows: unknown[]; quarantine: unknown[]; counts: unknown }>();
+
+describe.each(['local', 'bullmq'] as const)('curate on the %s runner', (kind) => {
+  let env: TestEnv;
+  let workers: WorkerProcess[] = [];
+  let runner: Runner;
+
+  beforeAll(async () => {
+    env = await testEnv(`curate-${kind}`);
+    writeGolden(env.dir);
+    if (kind === 'bullmq') workers = await startWorkers(2, env.queue, { lockMs: 5000, dir: env.dir });
+    runner = await makeRunner(env.project, kind === 'local' ? 'local' : 'redis://127.0.0.1:6379', { queue: env.queue });
+  });
+  afterAll(async () => {
+    await runner?.close?.();
+    await killWorkers(workers);
+    await env?.cleanup();
+  });
+
+  it('ingests the golden fixture with the same rows, quarantine and counts', async () => {
+    const { pipeline, baseDir } = loadPipeline(join(env.dir, 'pipeline.yaml'));
+    const r = await curate(env.project, pipeline, baseDir, runner);
+    expect(r.manifest!.rows).toBe(9);
+    const rows = (await rowsOf(env.project, 'events')).map((x) => [x._id, x.id, x.user, x.ts, x.amount, x.kind]).sort((a, b) => String(a[0]).localeCompare(String(b[0])));
+    const quarantine = (await rowsOf(env.project, 'events-quarantine')).map((x) => [x._id, x.line, x.reason]).sort((a, b) => String(a[0]).localeCompare(String(b[0])));
+    const counts = r.stats.map((s) => [s.file, s.records, s.accepted, s.quarantined]).sort();
+    expect(quarantine.length).toBe(17);
+    seen.set(kind, { rows, quarantine, counts });
+    if (seen.size === 2) {
+      expect(seen.get('bullmq')).toEqual(seen.get('local'));
+    }
+  });
+
+  it('reads a PostgreSQL query source with COPY and maps it like a file', async () => {
+    const c = new pg.Client({ connectionString: PG });
+    await c.connect();
+    await c.query(`CREATE TABLE ${env.schema}.users (id int, name text, joined text)`);
+    await c.query(`INSERT INTO ${env.schema}.users VALUES (1, 'ann', '2026-01-02'), (2, 'ben', 'not a date'), (3, NULL, '2026-03-04')`);
+    await c.end();
+    const p = definePipeline({
+      target: 'users',
+      schema: [
+        { name: 'id', type: 'int', nullable: false },
+        { name: 'name', type: 'string', nullable: false },
+        { name: 'joined', type: 'date' },
+      ],
+      sources: [{ name: 'crm', query: `SELECT id, name, joined FROM ${env.schema}.users ORDER BY id`, postgres: PG }],
+    });
+    const r = await curate(env.project, p, env.dir, runner);
+    expect(r.stats.map((s) => [s.records, s.accepted, s.quarantined])).toEqual([[3, 1, 2]]);
+    expect((await rowsOf(env.project, 'users')).map((x) => [x.id, x.name, x.joined])).toEqual([[1, 'ann', '2026-01-02']]);
+    expect((await rowsOf(env.project, 'users-quarantine')).map((x) => [x.line, x.reason]).sort()).toEqual([
+      [3, 'joined: cannot read "not a date" as a date YYYY-MM-DD'],
+      [4, 'name: required, but empty'],
+    ]);
+  });
+});
