@@ -13,6 +13,8 @@ const BUILT_IN: Record<string, Loader> = {
   ingest: async () => (await import('../curate/ingest-stage.ts')).ingestStage,
   noop: async () => (await import('./stages/noop.ts')).noopStage,
   stats: async () => (await import('../analyze/stats-stage.ts')).statsStage,
+  split: async () => (await import('../analyze/split-stage.ts')).splitStage,
+  rebalance: async () => (await import('../analyze/rebalance-stage.ts')).rebalanceStage,
 };
 
 /** The sluice package root: module stages must live inside it or inside SLUICE_STAGE_PATH. */
