@@ -1,7 +1,7 @@
 // SqlDb over better-sqlite3: WAL, a busy timeout for many processes, BEGIN IMMEDIATE transactions.
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { RetryableError } from '../core/errors.ts';
 import type { Param, Row, SqlDb, SqlTx } from './sql.ts';
 
@@ -21,6 +21,20 @@ class Mutex {
   }
 }
 
+// One mutex per database file in this process. better-sqlite3 is synchronous: if a second
+// connection in the same process ran BEGIN IMMEDIATE while the first held the write lock across an
+// `await`, it would block the event loop in SQLite's busy wait and the first could never commit.
+// Other processes need no such lock: they wait on the file lock without blocking this thread.
+const fileMutexes = new Map<string, Mutex>();
+
+function mutexFor(path: string): Mutex {
+  if (path === ':memory:') return new Mutex();
+  const key = resolve(path);
+  let m = fileMutexes.get(key);
+  if (!m) fileMutexes.set(key, (m = new Mutex()));
+  return m;
+}
+
 function toSqlite(params: Param[]): unknown[] {
   return params.map((p) => (typeof p === 'boolean' ? (p ? 1 : 0) : p));
 }
@@ -28,11 +42,12 @@ function toSqlite(params: Param[]): unknown[] {
 export class SqliteDb implements SqlDb {
   readonly dialect = 'sqlite' as const;
   private readonly db: Database.Database;
-  private readonly mutex = new Mutex();
+  private readonly mutex: Mutex;
   private readonly direct: SqlTx;
 
   constructor(readonly path: string, options: { busyTimeoutMs?: number } = {}) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    this.mutex = mutexFor(path);
     this.db = new Database(path);
     this.db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 30_000}`);
     this.db.pragma('journal_mode = WAL');
