@@ -82,6 +82,7 @@ export const ingestStage: Stage = {
       path = abs(`${ctx.outDir}/query.csv`);
       await exportQuery(source.postgres ?? process.env.SLUICE_SOURCE_PG, source.query!, path);
     }
+    await ctx.duck.run(`SET memory_limit = ${lit(pipeline.options.memory_limit)}`);
     const prepared = await prepareInput(ctx.duck, path, input.format, abs(`${ctx.outDir}/clean.txt`), `${t}_raw`, pipeline.options.max_record_bytes);
     const where = `source ${source.name}, ${input.file}`;
     const m = compileMapping(pipeline, source, prepared.access, where);

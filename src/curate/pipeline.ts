@@ -84,11 +84,11 @@ export const PipelineSchema = z
     options: z
       .object({
         max_record_bytes: z.number().int().positive().default(8 << 20),
-        /** DuckDB memory limit for the run, e.g. "1GB" */
-        memory_limit: z.string().optional(),
+        /** DuckDB memory limit while ingesting (it spills to disk past it), e.g. "1GB" */
+        memory_limit: z.string().regex(/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i, 'a size such as 1GB').default('1GB'),
       })
       .strict()
-      .default({ max_record_bytes: 8 << 20 }),
+      .default({ max_record_bytes: 8 << 20, memory_limit: '1GB' }),
   })
   .strict();
 export type Pipeline = z.infer<typeof PipelineSchema>;

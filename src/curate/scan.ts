@@ -209,10 +209,12 @@ export function scanCsv(path: string, cleanPath: string, delimiter: ',' | '\t', 
         }
         if (inQ) {
           // jump to the next quote, counting the line ends inside the quoted field
-          let q = buf.indexOf(QUOTE, i);
-          if (q < 0 || q >= end) q = end;
-          for (let k = buf.indexOf(NL, i); k >= 0 && k < q; k = buf.indexOf(NL, k + 1)) lines++;
-          for (let k = buf.indexOf(CR, i); k >= 0 && k < q; k = buf.indexOf(CR, k + 1)) if (k + 1 >= end || buf[k + 1] !== NL) lines++;
+          let q = buf.subarray(i, end).indexOf(QUOTE);
+          q = q < 0 ? end : i + q;
+          for (let k = i; k < q; k++) {
+            const b = buf[k]!;
+            if (b === NL || (b === CR && (k + 1 >= end || buf[k + 1] !== NL))) lines++;
+          }
           i = q;
           if (q >= end) break;
           const nextc = q + 1 < end ? buf[q + 1]! : -1;
@@ -313,7 +315,8 @@ export function scanJsonl(path: string, cleanPath: string, o: ScanOptions = {}):
     }
     const utf8Ok = isUtf8(buf.subarray(pos, end));
     while (pos < end) {
-      let nl = buf.indexOf(NL, pos);
+      let nl = buf.subarray(pos, end).indexOf(NL);
+      if (nl >= 0) nl += pos;
       if (nl < 0 || nl >= end) {
         if (!eof) break;
         nl = end;
@@ -339,7 +342,7 @@ export function scanJsonl(path: string, cleanPath: string, o: ScanOptions = {}):
       let reason: string | undefined;
       if (e - s > maxRec) reason = `record of ${e - s} bytes exceeds the limit of ${maxRec}`;
       else if (!utf8Ok && !isUtf8(buf.subarray(s, e))) reason = 'invalid UTF-8';
-      else if (buf.indexOf(UNIT_SEP, s) >= 0 && buf.indexOf(UNIT_SEP, s) < e) reason = 'invalid JSON: raw control character U+001F';
+      else if (buf.subarray(s, e).indexOf(UNIT_SEP) >= 0) reason = 'invalid JSON: raw control character U+001F';
       if (reason) {
         res.bad.push({ record: rec, line, raw: rawText(buf, s, e, maxRaw), reason });
         continue;
