@@ -9,10 +9,18 @@ import { csvWriterOptions, spreadsheetSafeColumns } from './csv.ts';
 import { jsonlWriterOptions } from './json.ts';
 import { parquetWriterOptions } from './parquet.ts';
 import { writeArrowIpc } from './arrow.ts';
-import type { Format } from './formats.ts';
+import type { ExportFormat } from './formats.ts';
+import { writeTfRecord } from './tfrecord.ts';
+import { writeWebDataset, type WebDatasetOptions } from './webdataset.ts';
 import { UsageError } from '../core/errors.ts';
 
-export async function exportVersion(project: Project, refText: string, format: Format, out: string): Promise<{ ref: string; rows: number; path: string }> {
+export async function exportVersion(
+  project: Project,
+  refText: string,
+  format: ExportFormat,
+  out: string,
+  options: Partial<WebDatasetOptions> = {},
+): Promise<{ ref: string; rows: number; path: string; shards?: string[] }> {
   const m = await project.catalog.resolve(parseRef(refText));
   await verifyManifest(project.dataDir, m);
   const duck = await project.duck();
@@ -40,6 +48,15 @@ export async function exportVersion(project: Project, refText: string, format: F
       break;
     case 'json':
       throw new UsageError('export to a single JSON array is not offered', { hint: 'use --format jsonl' });
+    case 'tfrecord':
+      await writeTfRecord(duck, src, path);
+      break;
+    case 'webdataset': {
+      // `out` is a folder of shards
+      if (!options.imageColumn) throw new UsageError('--format webdataset needs --image-column <col> (a BLOB of image bytes or a VARCHAR path)');
+      const { shards } = await writeWebDataset(duck, src, path, { shardSize: options.shardSize ?? 1000, imageColumn: options.imageColumn });
+      return { ref: `${m.dataset}@${m.version}`, rows: m.rows, path, shards };
+    }
   }
   return { ref: `${m.dataset}@${m.version}`, rows: m.rows, path };
 }

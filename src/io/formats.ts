@@ -37,6 +37,15 @@ export function detectFormat(path: string): { format: Format; gzip: boolean } {
   return { format, gzip };
 }
 
+/** Formats only written, for trainers: TFRecord (tf.train.Example) and WebDataset tar shards. */
+export type ExportFormat = Format | 'tfrecord' | 'webdataset';
+export const EXPORT_FORMATS: readonly ExportFormat[] = ['parquet', 'jsonl', 'csv', 'tsv', 'arrow', 'tfrecord', 'webdataset'];
+
+export function parseExportFormat(text: string): ExportFormat {
+  if ((EXPORT_FORMATS as readonly string[]).includes(text)) return text as ExportFormat;
+  throw new UsageError(`unknown export format ${JSON.stringify(text)}`, { hint: `use one of ${EXPORT_FORMATS.join(', ')}` });
+}
+
 export function parseFormat(text: string): Format {
   if ((FORMATS as readonly string[]).includes(text)) return text as Format;
   throw new UsageError(`unknown format ${JSON.stringify(text)}`, { hint: `use one of ${FORMATS.join(', ')}` });
