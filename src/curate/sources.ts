@@ -1,7 +1,8 @@
 // Turns one input (a file of any supported format, or a PostgreSQL query) into a DuckDB relation
 // with `__rec` (record number, 1-based) and `__line` (first line, for text formats), after the
 // independent accounting pass has set damaged records aside.
-import { createWriteStream, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, statSync } from 'node:fs';
+import { createGunzip } from 'node:zlib';
 import { pipeline as pipe } from 'node:stream/promises';
 import pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
@@ -36,6 +37,16 @@ export async function prepareInput(
   temp: string,
   maxRecordBytes: number,
 ): Promise<PreparedInput> {
+  if ((format === 'csv' || format === 'tsv' || format === 'jsonl') && path.toLowerCase().endsWith('.gz')) {
+    // The accounting pass reads bytes: decompress next to the clean file first.
+    const plain = `${cleanPath}.raw`;
+    try {
+      await pipe(createReadStream(path), createGunzip(), createWriteStream(plain));
+    } catch (e) {
+      throw new InputError(`${path}: not a readable gzip file (${(e as Error).message})`, { cause: e, hint: 'check the file is complete, or gunzip it yourself to see the error' });
+    }
+    path = plain;
+  }
   if ((format === 'csv' || format === 'tsv' || format === 'jsonl') && statSync(path).size === 0) {
     // An empty file holds no records: nothing to map, nothing to lose.
     return {

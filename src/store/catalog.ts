@@ -8,6 +8,7 @@ import { HeadMovedError, NotFoundError } from '../core/errors.ts';
 import { type Manifest, type ManifestDraft, parseManifest, referencedFiles } from '../core/manifest.ts';
 import { formatRef, type Ref } from '../core/ref.ts';
 import { forUpdate, type SqlDb, type SqlTx } from './sql.ts';
+import { warnExpired } from '../core/warn.ts';
 
 const DDL = `
 CREATE TABLE IF NOT EXISTS datasets (
@@ -120,8 +121,14 @@ export class Catalog {
     return parseManifest(r.manifest, formatRef(dataset, version));
   }
 
-  /** The manifest a ref points to. */
+  /** The manifest a ref points to; warns (once per process) if a licence of its data has expired. */
   async resolve(ref: Ref): Promise<Manifest> {
+    const m = await this.resolveQuiet(ref);
+    warnExpired(m.licences, `${m.dataset}@${m.version}`);
+    return m;
+  }
+
+  private async resolveQuiet(ref: Ref): Promise<Manifest> {
     if (ref.kind === 'version') return this.manifest(ref.dataset, ref.version);
     if (ref.kind === 'latest') {
       const head = await this.head(ref.dataset);
