@@ -22,7 +22,9 @@ export async function collectGarbage(project: Project, o: { minAgeMs: number; dr
     for (const e of readdirSync(dir, { withFileTypes: true })) {
       const abs = join(dir, e.name);
       if (e.isDirectory()) {
-        if (walk(abs) && !o.dryRun && statSync(abs).mtimeMs < cutoff) rmdirSync(abs);
+        // The folder's age is read before the walk: removing its files below touches its mtime.
+        const old = statSync(abs).mtimeMs < cutoff;
+        if (walk(abs) && !o.dryRun && old) rmdirSync(abs);
         else empty = false;
         continue;
       }
