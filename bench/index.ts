@@ -10,6 +10,7 @@ const BENCHES: Record<string, () => Promise<Bench>> = {
   ingest: async () => (await import('./ingest.bench.ts')).bench,
   runners: async () => (await import('./runners.bench.ts')).bench,
   infer: async () => (await import('./infer.bench.ts')).bench,
+  analyze: async () => (await import('./analyze.bench.ts')).bench,
 };
 
 const args = process.argv.slice(2);

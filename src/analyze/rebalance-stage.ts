@@ -46,6 +46,8 @@ export const rebalanceStage: Stage = {
       await duck.run(`COPY (SELECT * EXCLUDE (${PART_COL}, ${POS_COL}), ${w} AS ${ident(c.weightColumn)} FROM (${rows}) ORDER BY ${PART_COL}, ${POS_COL}) TO ${lit(safeJoin(dataDir, rel))} (FORMAT parquet)`);
       return { stats: { parts: [await describeFile(duck, dataDir, rel)] } as unknown as Json };
     }
+    // every class already meets the ratio: the version keeps the same parts
+    if (changed.length === 0) return { stats: { parts } as unknown as Json };
     // rank rows within each class by a seeded hash of their identity: the sample is the same for a seed
     const ranked = `SELECT *, row_number() OVER (PARTITION BY ${y} ORDER BY ${h}, _id) - 1 AS __r FROM (${rows}) WHERE ${inChanged}`;
     if (c.method === 'undersample') {

@@ -28,12 +28,14 @@ export interface StatsOptions {
   topK?: number;
   runner?: Runner;
   onProgress?: (p: PlanProgress) => void;
+  /** enters the run id: a new tag recomputes instead of reusing the tasks of an earlier run (benchmarks) */
+  runTag?: string;
 }
 
-function statsPlan(m: Manifest, config: StatsConfig): PlanSpec {
+function statsPlan(m: Manifest, config: StatsConfig, runTag?: string): PlanSpec {
   const input = `${m.dataset}@${m.version}`;
   return {
-    runId: runIdFor({ stage: 'stats', dataset: m.dataset, parent: m.version, config, inputs: m.parts.map((p) => [p.sha256, p.deletes?.sha256 ?? null]) }),
+    runId: runIdFor({ stage: 'stats', dataset: m.dataset, parent: m.version, config: runTag ? { config, runTag } : config, inputs: m.parts.map((p) => [p.sha256, p.deletes?.sha256 ?? null]) }),
     stage: 'stats',
     dataset: m.dataset,
     parent: m.version,
@@ -60,13 +62,13 @@ export async function statsOf(project: Project, m: Manifest, o: StatsOptions = {
   const input = `${m.dataset}@${m.version}`;
   const multi = m.parts.length > 1;
 
-  const out1 = await runTasks(project, statsPlan(m, { input, pass: 1, columns: cols, exactQuantiles: !multi }), runner, o.onProgress);
+  const out1 = await runTasks(project, statsPlan(m, { input, pass: 1, columns: cols, exactQuantiles: !multi }, o.runTag), runner, o.onProgress);
   const p1 = [...out1.maps.values()].map((t) => t.stats as unknown as { rows: number; cols: Record<string, Partial1> });
   const merged = merge1(cols, p1.map((p) => p.cols));
   const rows = p1.reduce((s, p) => s + p.rows, 0);
 
   const specs = plan2(merged, multi);
-  const out2 = await runTasks(project, statsPlan(m, { input, pass: 2, columns: specs }), runner, o.onProgress);
+  const out2 = await runTasks(project, statsPlan(m, { input, pass: 2, columns: specs }, o.runTag), runner, o.onProgress);
   const p2 = [...out2.maps.values()].map((t) => t.stats as unknown as Record<string, Partial2>);
   const columns = merge2(merged, specs, p2, rows, topK, multi);
 
