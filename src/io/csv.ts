@@ -1,9 +1,13 @@
 // CSV and TSV through DuckDB's reader and writer; exported cells are made safe for spreadsheets.
 import { ident, lit } from '../engine/duckdb.ts';
 
-/** SQL that reads a CSV or TSV file (gzip detected from the name). */
+/**
+ * SQL that reads a CSV or TSV file (gzip detected from the name). Quotes are RFC 4180's (`"`,
+ * doubled to escape): left to the sniffer, a file whose quoting is broken is read as if it had no
+ * quotes at all, and the stray `"` silently becomes part of the data instead of an error.
+ */
 export function csvReader(path: string, delim: ',' | '\t'): string {
-  return `read_csv(${lit(path)}, header = true, delim = ${lit(delim)}, auto_detect = true, sample_size = 20480)`;
+  return `read_csv(${lit(path)}, header = true, delim = ${lit(delim)}, quote = '"', escape = '"', auto_detect = true, sample_size = 20480)`;
 }
 
 /**

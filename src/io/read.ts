@@ -1,5 +1,5 @@
 // One place that turns a file into a DuckDB relation, whatever its format.
-import { statSync } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
 import { InputError } from '../core/errors.ts';
 import type { DuckSession } from '../engine/duckdb.ts';
 import { csvReader } from './csv.ts';
@@ -20,6 +20,14 @@ export async function readerSql(session: DuckSession, path: string, format: Form
     throw new InputError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
   }
   if (st.size === 0) throw new InputError(`${path} is empty (0 bytes)`, { hint: 'remove the file or give it a header and rows' });
+  try {
+    accessSync(path, constants.R_OK);
+  } catch (e) {
+    throw new InputError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, {
+      cause: e,
+      hint: 'check the file\'s permissions for the user running sluice',
+    });
+  }
   const f = format ?? detectFormat(path).format;
   switch (f) {
     case 'csv':
