@@ -5,7 +5,7 @@ import { IntegrityError } from './errors.ts';
 import type { FileEntry, Manifest, Part } from './manifest.ts';
 import { safeJoin } from './names.ts';
 import { sha256File } from './hash.ts';
-import { type DuckSession, lit } from '../engine/duckdb.ts';
+import { type DuckSession, ident, lit } from '../engine/duckdb.ts';
 
 export const SYSTEM_COLUMNS = ['_id', '_source'] as const;
 
@@ -17,16 +17,19 @@ export function partSql(dataDir: string, part: Part): string {
   const where = part.deletes
     ? ` WHERE file_row_number NOT IN (SELECT pos FROM read_parquet(${lit(safeJoin(dataDir, part.deletes.path))}))`
     : '';
+  const exclude = [...(needPos ? ['file_row_number'] : []), ...(part.hidden ?? [])];
   if (part.lineage) {
     const l = part.lineage;
-    const rec = `(file_row_number + ${l.first})`;
+    const rec = l.record_column ? ident(l.record_column) : `(file_row_number + ${l.first})`;
+    const line = l.line_column ? `, 'line': ${ident(l.line_column)}` : '';
+    const own = [l.record_column, l.line_column].filter((c): c is string => Boolean(c));
     return (
       `SELECT ${lit(l.prefix + ':')} || ${rec} AS _id, ` +
-      `{'source': ${lit(l.source)}, 'file': ${lit(l.file)}, 'record': ${rec}} AS _source, ` +
-      `* EXCLUDE (file_row_number) FROM ${from}${where}`
+      `{'source': ${lit(l.source)}, 'file': ${lit(l.file)}, 'record': ${rec}${line}} AS _source, ` +
+      `* EXCLUDE (${[...exclude, ...own].map(ident).join(', ')}) FROM ${from}${where}`
     );
   }
-  return needPos ? `SELECT * EXCLUDE (file_row_number) FROM ${from}${where}` : `SELECT * FROM ${from}`;
+  return exclude.length ? `SELECT * EXCLUDE (${exclude.map(ident).join(', ')}) FROM ${from}${where}` : `SELECT * FROM ${from}`;
 }
 
 /** The SQL relation of a whole version (UNION ALL of its parts, by column name). */

@@ -23,6 +23,9 @@ export const LineageSchema = z.object({
   file: z.string(),
   /** record number (1-based) of the part's first row in the source file */
   first: z.number().int().min(1),
+  /** when rows are not contiguous records: the part's columns holding each row's record and line */
+  record_column: z.string().optional(),
+  line_column: z.string().optional(),
 });
 export type Lineage = z.infer<typeof LineageSchema>;
 
@@ -39,6 +42,8 @@ export const PartSchema = FileEntrySchema.extend({
   /** row positions (0-based `pos` column) removed from this part in this version */
   deletes: FileEntrySchema.optional(),
   lineage: LineageSchema.optional(),
+  /** columns stored in the file that readers do not see (e.g. a quarantined row's reason) */
+  hidden: z.array(z.string()).optional(),
 });
 export type Part = z.infer<typeof PartSchema>;
 

@@ -88,45 +88,59 @@ export const ingestStage: Stage = {
     const m = compileMapping(pipeline, source, prepared.access, where);
     const fields = pipeline.schema.map((f) => f.name);
     const keep = prepared.gate ? ', __json, __ok' : '';
-    let outer = m.outer;
-    if (prepared.gate) {
-      const last = outer.length - 1;
-      outer = [...outer.slice(0, last), outer[last]!.replace(/ AS __reason$/, '').replace(/^(.*)$/, `CASE WHEN NOT ${prepared.gate.ok} THEN ${prepared.gate.reason} ELSE $1 END AS __reason`)];
-    }
-    const mapped = `${t}_mapped`;
+    let reason = m.outer[m.outer.length - 1]!.replace(/ AS __reason$/, '');
+    if (prepared.gate) reason = `CASE WHEN NOT ${prepared.gate.ok} THEN ${prepared.gate.reason} ELSE ${reason} END`;
+    const rawFields = pipeline.schema.filter((f) => !fieldMapOf(source, f.name).sql).map((f) => f.name);
+    // Layers, so each expression is computed once: source text → typed → reasons → kept columns.
+    // One pass writes every parsed record to the part; the rows that failed the mapping keep their
+    // reason and raw text in hidden columns and are removed by the part's deletion file, so the
+    // data is read and written once. `_id` and `_source` come from the stored record and line.
+    const sql =
+      `SELECT __rec, __line, ${fields.map(ident).join(', ')}, __reason, CASE WHEN __reason IS NOT NULL THEN ${prepared.rawExpr(rawFields)} END AS __raw FROM (` +
+      `SELECT *, ${[...m.outer.slice(0, -1), `${reason} AS __reason`].join(', ')} FROM (` +
+      `SELECT *, ${m.typed.join(', ')} FROM (` +
+      `SELECT __rec, __line${keep}, ${m.inputs.join(', ')} FROM ${prepared.relation()})))`;
+    const partRel = `${ctx.outDir}/part-0.parquet`;
     try {
-      await ctx.duck.run(
-        `CREATE OR REPLACE TEMP TABLE ${ident(mapped)} AS SELECT *, ${outer.join(', ')} FROM (SELECT __rec, __line${keep}, ${m.inner.join(', ')} FROM ${prepared.relation})`,
-      );
+      await ctx.duck.run(`COPY (${sql}) TO ${lit(abs(partRel))} (${parquetWriterOptions()})`);
     } catch (e) {
       throw new InputError(`${where}: DuckDB could not read the cleaned records: ${(e as Error).message.split('\n')[0]}`, { cause: e });
     }
     const prefix = lit(input.sha256.slice(0, 16) + ':');
-    const src = `{'source': ${lit(source.name)}, 'file': ${lit(input.file)}, 'record': __rec, 'line': __line}`;
-    const partRel = `${ctx.outDir}/part-0.parquet`;
-    await ctx.duck.run(
-      `COPY (SELECT ${prefix} || __rec AS _id, ${src} AS _source, ${fields.map(ident).join(', ')} FROM ${ident(mapped)} WHERE __reason IS NULL) ` +
-        `TO ${lit(abs(partRel))} (${parquetWriterOptions()})`,
-    );
+    const failed = `(SELECT file_row_number AS pos, __rec, __line, __raw, __reason FROM read_parquet(${lit(abs(partRel))}, file_row_number = true) WHERE __reason IS NOT NULL)`;
     await loadBad(ctx.duck, `${t}_bad`, prepared.bad);
     const qRel = `${ctx.outDir}/quarantine-0.parquet`;
     await ctx.duck.run(
       `COPY (SELECT * FROM (
          SELECT ${prefix} || record AS _id, ${lit(source.name)} AS source, ${lit(input.file)} AS file, record, line, raw, reason, 'ingest' AS stage FROM ${ident(`${t}_bad`)}
          UNION ALL
-         SELECT ${prefix} || __rec, ${lit(source.name)}, ${lit(input.file)}, __rec, __line, ${prepared.rawExpr(pipeline.schema.filter((f) => !fieldMapOf(source, f.name).sql).map((f) => f.name))}, __reason, 'ingest' FROM ${ident(mapped)} WHERE __reason IS NOT NULL
+         SELECT ${prefix} || __rec, ${lit(source.name)}, ${lit(input.file)}, __rec, __line, __raw, __reason, 'ingest' FROM ${failed}
        ) ORDER BY record) TO ${lit(abs(qRel))} (${parquetWriterOptions()})`,
     );
     const reasonRows = await ctx.duck.all<{ reason: string; n: number }>(
       `SELECT split_part(reason, ':', 1) AS reason, count(*)::BIGINT AS n FROM read_parquet(${lit(abs(qRel))}) GROUP BY ALL ORDER BY ALL`,
     );
-    await ctx.duck.run(`DROP TABLE IF EXISTS ${ident(mapped)}; DROP TABLE IF EXISTS ${ident(`${t}_bad`)}; DROP TABLE IF EXISTS ${ident(`${t}_raw`)}; DROP TABLE IF EXISTS ${ident(`${t}_raw_arrow`)}`);
-    const part = await describeFile(ctx.duck, ctx.env.dataDir, partRel);
+    await ctx.duck.run(`DROP TABLE IF EXISTS ${ident(`${t}_bad`)}; DROP TABLE IF EXISTS ${ident(`${t}_raw`)}; DROP TABLE IF EXISTS ${ident(`${t}_raw_arrow`)}`);
+    const file = await describeFile(ctx.duck, ctx.env.dataDir, partRel);
     const quarantine = await describeFile(ctx.duck, ctx.env.dataDir, qRel);
+    const [{ n: nFailed }] = (await ctx.duck.all<{ n: number }>(`SELECT count(*)::BIGINT AS n FROM ${failed}`)) as [{ n: number }];
+    let deletes: FileEntry | undefined;
+    if (Number(nFailed) > 0) {
+      const dRel = `${ctx.outDir}/deletes-0.parquet`;
+      await ctx.duck.run(`COPY (SELECT pos FROM ${failed} ORDER BY pos) TO ${lit(abs(dRel))} (${parquetWriterOptions()})`);
+      deletes = await describeFile(ctx.duck, ctx.env.dataDir, dRel);
+    }
+    const part: Part = {
+      ...file,
+      ...(deletes ? { deletes } : {}),
+      lineage: { prefix: input.sha256.slice(0, 16), source: source.name, file: input.file, first: 1, record_column: '__rec', line_column: '__line' },
+      hidden: ['__reason', '__raw'],
+    };
+    const accepted = file.rows - (deletes?.rows ?? 0);
     // The accounting invariant: every record the independent pass counted ends in exactly one place.
-    if (part.rows + quarantine.rows !== prepared.records) {
+    if (accepted + quarantine.rows !== prepared.records) {
       throw new InternalError(
-        `${where}: ${prepared.records} records read, but ${part.rows} accepted + ${quarantine.rows} quarantined = ${part.rows + quarantine.rows}`,
+        `${where}: ${prepared.records} records read, but ${accepted} accepted + ${quarantine.rows} quarantined = ${accepted + quarantine.rows}`,
         { hint: 'this is a bug in sluice; please report it with the file' },
       );
     }
@@ -136,13 +150,13 @@ export const ingestStage: Stage = {
       file: input.file,
       sha256: input.sha256,
       records: prepared.records,
-      accepted: part.rows,
+      accepted,
       quarantined: quarantine.rows,
       reasons: Object.fromEntries(reasonRows.map((r) => [r.reason, Number(r.n)])),
       notes: prepared.notes,
       quarantine,
     };
-    return { parts: [part], stats: stats as unknown as Json };
+    return { parts: [part as unknown as FileEntry], stats: stats as unknown as Json };
   },
 
   rebase: () => false,
@@ -150,7 +164,7 @@ export const ingestStage: Stage = {
   async commit(plan: PlanSpec, outputs: PlanOutputs, head: Manifest | null): Promise<CommitDraft> {
     const { pipeline, reuse } = plan.config as unknown as IngestConfig;
     const stats = plan.maps.map((m) => outputs.maps.get(m.id)!.stats as unknown as IngestStats);
-    const newParts = plan.maps.map((m) => (outputs.maps.get(m.id)!.parts as Part[])[0]!).filter((p) => p.rows > 0);
+    const newParts = plan.maps.map((m) => (outputs.maps.get(m.id)!.parts as Part[])[0]!).filter((p) => p.rows - (p.deletes?.rows ?? 0) > 0);
     const keepHead = reuse && head !== null;
     const parts = keepHead ? [...head.parts, ...newParts] : newParts;
     const ingested = [...(keepHead ? ((head.extra?.ingested as IngestStats[] | undefined) ?? []) : []), ...stats.map(({ quarantine: _q, ...s }) => s)];

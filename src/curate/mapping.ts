@@ -70,9 +70,11 @@ function typeTyped(col: string, f: TargetField): string {
 }
 
 export interface CompiledMapping {
-  /** SELECT list over the source relation: `__in_<field>` (text, for messages) and `<field>` (typed) */
-  inner: string[];
-  /** SELECT list over the inner relation: derived fields and `__reason` */
+  /** SELECT list over the source relation: `__in_<field>`, the trimmed source text (NULL if empty) */
+  inputs: string[];
+  /** SELECT list over the inputs: `<field>`, typed */
+  typed: string[];
+  /** SELECT list over the typed fields: derived fields and `__reason` (NULL for a good row) */
   outer: string[];
 }
 
@@ -81,7 +83,8 @@ export interface CompiledMapping {
  * source (the whole file is unusable for this pipeline: fail before anything is committed).
  */
 export function compileMapping(p: Pipeline, s: Source, access: ColumnAccess, where: string): CompiledMapping {
-  const inner: string[] = [];
+  const inputs: string[] = [];
+  const typedList: string[] = [];
   const reasons: string[] = [];
   const derived: string[] = [];
   for (const f of p.schema) {
@@ -97,8 +100,8 @@ export function compileMapping(p: Pipeline, s: Source, access: ColumnAccess, whe
     const explicit = s.map[f.name] !== undefined;
     if (col === undefined) {
       if (m.default !== undefined || (f.nullable && !explicit)) {
-        inner.push(`NULL::VARCHAR AS ${ident(`__in_${f.name}`)}`);
-        inner.push(`${m.default !== undefined ? literal(m.default, f.type) : `NULL::${DUCK_TYPES[f.type]}`} AS ${out}`);
+        inputs.push(`NULL::VARCHAR AS ${ident(`__in_${f.name}`)}`);
+        typedList.push(`${m.default !== undefined ? literal(m.default, f.type) : `NULL::${DUCK_TYPES[f.type]}`} AS ${out}`);
         continue;
       }
       throw new ConfigError(`${where}: no column ${JSON.stringify(name)} for field ${f.name}`, {
@@ -107,7 +110,7 @@ export function compileMapping(p: Pipeline, s: Source, access: ColumnAccess, whe
     }
     const raw = access.text ? `NULLIF(trim(${col}), '')` : `NULLIF(trim(CAST(${col} AS VARCHAR)), '')`;
     const inName = ident(`__in_${f.name}`);
-    inner.push(`${raw} AS ${inName}`);
+    inputs.push(`${raw} AS ${inName}`);
     let typed: string;
     let expect: string;
     let unknownCheck = '';
@@ -129,19 +132,20 @@ export function compileMapping(p: Pipeline, s: Source, access: ColumnAccess, whe
       typed = t.expr;
       expect = t.expect;
     } else {
-      typed = typeTyped(col, f);
+      typed = typeTyped(ident(`__raw_${f.name}`), f);
+      inputs.push(`${col} AS ${ident(`__raw_${f.name}`)}`);
       expect = `a ${f.type}`;
     }
     if (m.scale !== undefined || m.offset !== undefined) typed = `(${typed} * ${m.scale ?? 1} + ${m.offset ?? 0})::${DUCK_TYPES[f.type]}`;
     const value = m.default !== undefined ? `CASE WHEN ${inName} IS NULL THEN ${literal(m.default, f.type)} ELSE ${typed} END` : typed;
-    inner.push(`${value} AS ${out}`);
+    typedList.push(`${value} AS ${out}`);
     if (unknownCheck) reasons.push(unknownCheck);
     else reasons.push(`CASE WHEN ${inName} IS NOT NULL AND ${out} IS NULL THEN ${lit(`${f.name}: cannot read `)} || ${quoteSql(inName)} || ${lit(` as ${expect}`)} END`);
     if (f.type === 'float' && !m.allow_nonfinite) reasons.push(`CASE WHEN NOT isfinite(${out}) THEN ${lit(`${f.name}: non-finite number `)} || ${quoteSql(inName)} END`);
     if (!f.nullable) reasons.push(`CASE WHEN ${inName} IS NULL AND ${out} IS NULL THEN ${lit(`${f.name}: required, but empty`)} END`);
   }
   const outer = [...derived, `NULLIF(concat_ws('; ', ${reasons.length ? reasons.join(', ') : 'NULL'}), '') AS __reason`];
-  return { inner, outer };
+  return { inputs, typed: typedList, outer };
 }
 
 function quoteSql(x: string): string {

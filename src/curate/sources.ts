@@ -16,8 +16,8 @@ import { scanCsv, scanJsonl, type BadRecord } from './scan.ts';
 import type { ColumnAccess } from './mapping.ts';
 
 export interface PreparedInput {
-  /** relation with __rec, __line and the source's columns (or __json and __ok for JSON Lines) */
-  relation: string;
+  /** relation with __rec, __line and the source's columns (or __json and __ok for JSON Lines); call after compiling */
+  relation: () => string;
   access: ColumnAccess;
   /** records counted by the independent pass (or by DuckDB for typed formats) */
   records: number;
@@ -50,7 +50,7 @@ export async function prepareInput(
   if ((format === 'csv' || format === 'tsv' || format === 'jsonl') && statSync(path).size === 0) {
     // An empty file holds no records: nothing to map, nothing to lose.
     return {
-      relation: '(SELECT NULL::BIGINT AS __rec, NULL::BIGINT AS __line WHERE false)',
+      relation: () => '(SELECT NULL::BIGINT AS __rec, NULL::BIGINT AS __line WHERE false)',
       access: { column: () => 'NULL::VARCHAR', text: true, names: [] },
       records: 0,
       bad: [],
@@ -63,7 +63,7 @@ export async function prepareInput(
     const scan = scanCsv(path, cleanPath, delim, { maxRecordBytes });
     const names = scan.header;
     const cols = ['__rec', '__line', ...names].map((n, i) => `${lit(n)}: '${i < 2 ? 'BIGINT' : 'VARCHAR'}'`).join(', ');
-    const relation =
+    const relation = () =>
       `read_csv(${lit(cleanPath)}, header = true, auto_detect = false, delim = ${lit(delim)}, quote = '"', escape = '"', ` +
       `columns = {${cols}}, strict_mode = true, max_line_size = ${Math.max(2_097_152, maxRecordBytes + 64)}, new_line = '\\n')`;
     const set = new Set(names);
@@ -81,14 +81,26 @@ export async function prepareInput(
   }
   if (format === 'jsonl') {
     const scan = scanJsonl(path, cleanPath, { maxRecordBytes });
-    const relation =
+    // One JSON parse per record: every mapped key is extracted by one call with a list of paths.
+    const paths: string[] = [];
+    const jsonPath = (n: string) => '$.' + n.split('.').map((k) => (/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) ? k : `"${k.replace(/"/g, '\\"')}"`)).join('.');
+    const relation = () =>
+      `(SELECT *, CASE WHEN __ok THEN json_extract_string(__json, [${(paths.length ? paths : ['$.__none']).map(lit).join(', ')}]) END AS __vals FROM ` +
       `(SELECT *, CASE WHEN json_valid(__json) THEN json_type(__json) = 'OBJECT' ELSE false END AS __ok FROM ` +
       `read_csv(${lit(cleanPath)}, header = false, auto_detect = false, delim = ${lit(String.fromCharCode(31))}, quote = '', escape = '', ` +
-      `columns = {'__rec': 'BIGINT', '__line': 'BIGINT', '__json': 'VARCHAR'}, max_line_size = ${Math.max(2_097_152, maxRecordBytes + 64)}, new_line = '\\n'))`;
-    const jsonPath = (n: string) => lit('$.' + n.split('.').map((k) => (/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) ? k : `"${k.replace(/"/g, '\\"')}"`)).join('.'));
+      `columns = {'__rec': 'BIGINT', '__line': 'BIGINT', '__json': 'VARCHAR'}, max_line_size = ${Math.max(2_097_152, maxRecordBytes + 64)}, new_line = '\\n')))`;
     return {
       relation,
-      access: { column: (n) => `CASE WHEN __ok THEN json_extract_string(__json, ${jsonPath(n)}) END`, text: true, names: [] },
+      access: {
+        column: (n) => {
+          const p = jsonPath(n);
+          let i = paths.indexOf(p);
+          if (i < 0) i = paths.push(p) - 1;
+          return `__vals[${i + 1}]`;
+        },
+        text: true,
+        names: [],
+      },
       records: scan.records,
       bad: scan.bad,
       rawExpr: () => '__json',
@@ -112,7 +124,7 @@ export async function prepareInput(
   const set = new Set(names);
   const [{ n }] = (await duck.all<{ n: number }>(`SELECT count(*)::BIGINT AS n FROM ${ident(temp)}`)) as [{ n: number }];
   return {
-    relation: `(SELECT rowid + 1 AS __rec, NULL::BIGINT AS __line, * FROM ${ident(temp)})`,
+    relation: () => `(SELECT rowid + 1 AS __rec, NULL::BIGINT AS __line, * FROM ${ident(temp)})`,
     access: { column: (c) => (set.has(c) ? ident(c) : undefined), text: false, names },
     records: Number(n),
     bad: [],
