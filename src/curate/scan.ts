@@ -314,9 +314,10 @@ export function scanJsonl(path: string, cleanPath: string, o: ScanOptions = {}):
       first = false;
     }
     const utf8Ok = isUtf8(buf.subarray(pos, end));
+    const sepFree = buf.subarray(pos, end).indexOf(UNIT_SEP) < 0;
     while (pos < end) {
-      let nl = buf.subarray(pos, end).indexOf(NL);
-      if (nl >= 0) nl += pos;
+      // Unbounded search: it only runs past `end` once per window (when no line end is left).
+      let nl = buf.indexOf(NL, pos);
       if (nl < 0 || nl >= end) {
         if (!eof) break;
         nl = end;
@@ -342,7 +343,7 @@ export function scanJsonl(path: string, cleanPath: string, o: ScanOptions = {}):
       let reason: string | undefined;
       if (e - s > maxRec) reason = `record of ${e - s} bytes exceeds the limit of ${maxRec}`;
       else if (!utf8Ok && !isUtf8(buf.subarray(s, e))) reason = 'invalid UTF-8';
-      else if (buf.subarray(s, e).indexOf(UNIT_SEP) >= 0) reason = 'invalid JSON: raw control character U+001F';
+      else if (!sepFree && buf.subarray(s, e).indexOf(UNIT_SEP) >= 0) reason = 'invalid JSON: raw control character U+001F';
       if (reason) {
         res.bad.push({ record: rec, line, raw: rawText(buf, s, e, maxRaw), reason });
         continue;

@@ -85,8 +85,10 @@ export async function prepareInput(
     const paths: string[] = [];
     const jsonPath = (n: string) => '$.' + n.split('.').map((k) => (/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) ? k : `"${k.replace(/"/g, '\\"')}"`)).join('.');
     const relation = () =>
-      `(SELECT *, CASE WHEN __ok THEN json_extract_string(__json, [${(paths.length ? paths : ['$.__none']).map(lit).join(', ')}]) END AS __vals FROM ` +
-      `(SELECT *, CASE WHEN json_valid(__json) THEN json_type(__json) = 'OBJECT' ELSE false END AS __ok FROM ` +
+      // try(): invalid JSON gives NULL instead of an error, so the record is parsed once; a valid
+      // document is an object exactly when its first non-blank character is '{'.
+      `(SELECT *, __vals IS NOT NULL AND left(ltrim(__json), 1) = '{' AS __ok FROM ` +
+      `(SELECT *, try(json_extract_string(__json, [${(paths.length ? paths : ['$.__none']).map(lit).join(', ')}])) AS __vals FROM ` +
       `read_csv(${lit(cleanPath)}, header = false, auto_detect = false, delim = ${lit(String.fromCharCode(31))}, quote = '', escape = '', ` +
       `columns = {'__rec': 'BIGINT', '__line': 'BIGINT', '__json': 'VARCHAR'}, max_line_size = ${Math.max(2_097_152, maxRecordBytes + 64)}, new_line = '\\n')))`;
     return {
@@ -104,7 +106,7 @@ export async function prepareInput(
       records: scan.records,
       bad: scan.bad,
       rawExpr: () => '__json',
-      gate: { ok: '__ok', reason: `CASE WHEN json_valid(__json) THEN 'not a JSON object' ELSE 'invalid JSON' END` },
+      gate: { ok: '__ok', reason: `CASE WHEN __vals IS NULL THEN 'invalid JSON' ELSE 'not a JSON object' END` },
       notes: scan.blankLines ? [`${scan.blankLines} blank line(s) skipped`] : [],
     };
   }
