@@ -10,7 +10,7 @@ import { assertName, safeJoin } from '../core/names.ts';
 import type { Project } from '../core/project.ts';
 import { parseRef } from '../core/ref.ts';
 import { compileSpec } from './features/compile.ts';
-import { FeatureSpecSchema, isFrozen, type FeatureSpec } from './features/spec.ts';
+import { FeatureSpecSchema, isFrozen, type FeatureSpec, type FeatureSpecInput } from './features/spec.ts';
 import { freezeSpec } from './freeze.ts';
 import { ModelMetaSchema, type ModelMeta } from './model-yaml.ts';
 import { checkSignature } from './backends/onnx.ts';
@@ -30,7 +30,7 @@ export interface AddModelOptions {
   file: string;
   name: string;
   /** feature spec: a parsed object or a YAML file path */
-  features?: FeatureSpec | string;
+  features?: FeatureSpecInput | string;
   /** dataset version to freeze statistics and vocabularies from */
   stats?: string;
   labels?: string[];
@@ -55,7 +55,7 @@ export async function addModel(project: Project, o: AddModelOptions): Promise<Lo
   if (!existsSync(o.file)) throw new UsageError(`no model file at ${o.file}`);
   const bytes = readFileSync(o.file);
   const sig = readSignature(bytes, o.file);
-  let spec: FeatureSpec | undefined = typeof o.features === 'string' ? loadYaml(o.features, FeatureSpecSchema) : o.features;
+  let spec: FeatureSpec | undefined = typeof o.features === 'string' ? loadYaml(o.features, FeatureSpecSchema) : o.features === undefined ? undefined : parseSpec(o.features);
   if (spec && !isFrozen(spec)) {
     if (!o.stats) throw new ConfigError('the feature spec has statistics or vocabularies to freeze', { hint: 'pass --stats <dataset@version> to freeze them from data' });
     const m = await project.catalog.resolve(parseRef(o.stats));
@@ -90,6 +90,15 @@ export async function addModel(project: Project, o: AddModelOptions): Promise<Lo
   };
   writeFileSync(join(dir, 'model.yaml'), `# sluice model ${o.name}@${version}: written by \`sluice model add\`\n` + stringify(meta));
   return { meta, dir, path, ref: `${o.name}@${version}` };
+}
+
+function parseSpec(input: FeatureSpecInput): FeatureSpec {
+  const r = FeatureSpecSchema.safeParse(input);
+  if (!r.success) {
+    const i = r.error.issues[0];
+    throw new ConfigError(`feature spec: ${i?.path.join('.') || '(root)'}: ${i?.message}`, { hint: 'see docs/features.md for the spec format' });
+  }
+  return r.data;
 }
 
 /** Every model version in the registry, by name then version. */

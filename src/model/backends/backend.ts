@@ -9,8 +9,20 @@ import { SluiceError } from '../../core/errors.ts';
 export interface Tensor {
   type: 'float32' | 'int64';
   data: Float32Array | BigInt64Array;
-  /** full shape, batch first */
+  /** full shape, batch first (for `layout: 'columns'`: [width, rows], one feature after another) */
   dims: number[];
+  /** 'columns': feature-major [width, rows]; the ONNX backend transposes it inside the graph */
+  layout?: 'columns';
+}
+
+/** A feature-major [width, rows] tensor as the usual row-major [rows, width] (for remote servers). */
+export function toRows(t: Tensor): Tensor {
+  if (t.layout !== 'columns') return t;
+  const [w, n] = t.dims as [number, number];
+  const src = t.data as Float32Array;
+  const out = new Float32Array(w * n);
+  for (let j = 0; j < w; j++) for (let i = 0; i < n; i++) out[i * w + j] = src[j * n + i]!;
+  return { type: t.type, data: out, dims: [n, w] };
 }
 
 export type Tensors = Record<string, Tensor>;

@@ -1,19 +1,45 @@
 // In-process ONNX Runtime: one session per model version per process, loaded once and reused,
 // with intra-op threads from the project's thread budget.
+import { readFileSync } from 'node:fs';
 import ort from 'onnxruntime-node';
 import { ConfigError, InputError } from '../../core/errors.ts';
+import { decodeModel, node, onnx, valueInfo } from '../onnx/build.ts';
 import type { TensorPlan } from '../features/compile.ts';
 import type { ModelSig, TensorSig } from '../onnx/inspect.ts';
 import type { Backend, Tensors } from './backend.ts';
 
 const sessions = new Map<string, Promise<ort.InferenceSession>>();
 
-/** The shared session for a model file, keyed by its sha256 and thread count. */
-export function sessionFor(path: string, sha256: string, threads: number): Promise<ort.InferenceSession> {
-  const key = `${sha256}|${threads}`;
+/** Suffix of the feature-major input that a Transpose node turns into the model's input. */
+export const COLUMNS_SUFFIX = '__columns';
+
+/**
+ * The model with a Transpose in front of each named float input: the graph takes `<name>__columns`
+ * [width, N] and feeds `<name>` [N, width]. The batch reader then copies whole DuckDB column
+ * vectors (one memcpy each) instead of interleaving values in JavaScript.
+ */
+export function withColumnInputs(bytes: Uint8Array, names: string[]): Uint8Array {
+  const m = decodeModel(bytes);
+  const g = m.graph as InstanceType<typeof onnx.GraphProto>;
+  for (const name of names) {
+    const i = g.input.findIndex((v) => v.name === name);
+    if (i < 0) throw new ConfigError(`model has no input ${name}`);
+    const dims = g.input[i]!.type?.tensorType?.shape?.dim ?? [];
+    const width = dims[1]?.dimValue;
+    g.input[i] = onnx.ValueInfoProto.create(valueInfo(name + COLUMNS_SUFFIX, 'float32', [width == null ? null : Number(width), null]));
+    g.node.unshift(onnx.NodeProto.create(node('Transpose', [name + COLUMNS_SUFFIX], [name], { perm: { ints: [1, 0] } })));
+  }
+  return onnx.ModelProto.encode(m).finish();
+}
+
+/** The shared session for a model file, keyed by its sha256, thread count and column inputs. */
+export function sessionFor(path: string, sha256: string, threads: number, columnInputs: string[] = []): Promise<ort.InferenceSession> {
+  const key = `${sha256}|${threads}|${columnInputs.join(',')}`;
   let s = sessions.get(key);
   if (!s) {
-    s = ort.InferenceSession.create(path, { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' }).catch((e: Error) => {
+    const opts: ort.InferenceSession.SessionOptions = { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' };
+    const create = columnInputs.length ? ort.InferenceSession.create(withColumnInputs(readFileSync(path), columnInputs), opts) : ort.InferenceSession.create(path, opts);
+    s = create.catch((e: Error) => {
       sessions.delete(key);
       throw new InputError(`ONNX Runtime cannot load ${path}: ${e.message.split('\n')[0]}`, { cause: e, hint: 'check that the file is a valid ONNX model for opset ≤ 21' });
     });
@@ -26,14 +52,14 @@ export class OnnxBackend implements Backend {
   readonly name = 'onnxruntime';
   private constructor(private readonly session: ort.InferenceSession, private readonly outputs: string[]) {}
 
-  static async open(path: string, sha256: string, threads: number, outputs?: string[]): Promise<OnnxBackend> {
-    const s = await sessionFor(path, sha256, threads);
+  static async open(path: string, sha256: string, threads: number, outputs?: string[], columnInputs: string[] = []): Promise<OnnxBackend> {
+    const s = await sessionFor(path, sha256, threads, columnInputs);
     return new OnnxBackend(s, outputs ?? [...s.outputNames]);
   }
 
   async run(inputs: Tensors): Promise<Tensors> {
     const feeds: Record<string, ort.Tensor> = {};
-    for (const [name, t] of Object.entries(inputs)) feeds[name] = new ort.Tensor(t.type, t.data, t.dims);
+    for (const [name, t] of Object.entries(inputs)) feeds[t.layout === 'columns' ? name + COLUMNS_SUFFIX : name] = new ort.Tensor(t.type, t.data, t.dims);
     const res = await this.session.run(feeds, this.outputs);
     const out: Tensors = {};
     for (const name of this.outputs) {

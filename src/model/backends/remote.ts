@@ -5,7 +5,7 @@
 // is a RemoteAnswerError: the caller dead-letters those rows and goes on. Timeouts and servers
 // still unavailable after the retries are RetryableErrors: the task fails and can be rerun.
 import { InputError, RetryableError } from '../../core/errors.ts';
-import { type Backend, RemoteAnswerError, type Tensor, type Tensors, sliceRows } from './backend.ts';
+import { type Backend, RemoteAnswerError, type Tensor, type Tensors, sliceRows, toRows } from './backend.ts';
 
 export interface RemoteSpec {
   url: string;
@@ -47,7 +47,7 @@ export class RemoteBackend implements Backend {
     for (let from = 0; from < rows; from += max) {
       const to = Math.min(rows, from + max);
       const part: Tensors = {};
-      for (const [k, t] of Object.entries(inputs)) part[k] = sliceRows(t, from, to);
+      for (const [k, t] of Object.entries(inputs)) part[k] = sliceRows(toRows(t), from, to);
       slices.push(this.limited(() => this.request(part, to - from)));
     }
     const results = await Promise.all(slices);

@@ -74,6 +74,8 @@ export type Feature = z.infer<typeof Feature>;
 export type ImageInput = z.infer<typeof ImageInput>;
 export type InputSpec = z.infer<typeof InputSpec>;
 export type FeatureSpec = z.infer<typeof FeatureSpecSchema>;
+/** A spec as written (defaults not yet applied). */
+export type FeatureSpecInput = z.input<typeof FeatureSpecSchema>;
 
 export const isNumber = (f: Feature): f is NumberFeature => 'number' in f;
 export const isCategory = (f: Feature): f is CategoryFeature => 'category' in f;

@@ -1,12 +1,14 @@
-// Streams a part from DuckDB and assembles model batches: dense inputs (numbers and float lists)
-// arrive as one FLOAT[k] column computed in SQL and are copied chunk by chunk with one `set`;
-// other inputs (categories, text, images) go through the compiled kernels. Each batch owns its
-// buffers, so the caller can run batch k while this reads batch k + 1.
-import type { DuckDBArrayVector, DuckDBDataChunk, DuckDBVector } from '@duckdb/node-api';
+// Streams a part from DuckDB and assembles model batches. Dense inputs (float32, numbers only) are
+// computed in SQL one FLOAT column per feature and copied whole (one `set` per column vector) into
+// a feature-major [width, rows] tensor that the ONNX graph transposes; a row fails when a column
+// holds NULL (the SQL's failure mark) or NaN/±Infinity, and its precise reason is computed later in
+// SQL for the dead-letter rows only. Other inputs (categories, text, lists, images) go through the
+// compiled kernels. Each batch owns its buffers, so the caller can run batch k while this reads k + 1.
+import type { DuckDBDataChunk, DuckDBVector } from '@duckdb/node-api';
 import type { DuckSession } from '../../engine/duckdb.ts';
 import { compileSpec, type CompiledSpec, type Columns, type TensorPlan } from '../features/compile.ts';
-import { type FeatureSpec, featureColumn } from '../features/spec.ts';
-import { columnSql, denseSql, isDense } from '../features/sql.ts';
+import { type FeatureSpec, type NumberFeature, featureColumn } from '../features/spec.ts';
+import { columnSql, isDense, numberColumnSql } from '../features/sql.ts';
 import type { Tensors } from '../backends/backend.ts';
 import { ident } from '../../engine/duckdb.ts';
 
@@ -17,32 +19,30 @@ export interface ModelBatch {
   failed: Map<number, string>;
 }
 
+/** Reason given in the reader to a dense row that failed; the dead-letter step replaces it with the exact one. */
+export const DENSE_FAILURE = '';
+
 interface Plan {
   sql: string;
-  dense: { plan: TensorPlan; col: number }[];
-  reasonCol: number | null;
+  dense: { plan: TensorPlan; cols: number[] }[];
   generic: { compiled: CompiledSpec; cols: { name: string; col: number }[] } | null;
   plans: TensorPlan[];
 }
 
 /** The SELECT that feeds a spec from a relation, and where each input's data sits in a chunk. */
-export function readerPlan(spec: FeatureSpec, relation: string, root?: string): Plan {
+export function readerPlan(spec: FeatureSpec, relation: string, root?: string, types: Record<string, string> = {}): Plan {
   const select: string[] = [];
-  const reasons: string[] = [];
   const dense: Plan['dense'] = [];
   const plans = compileSpec(spec, root === undefined ? {} : { root }).inputs;
   const genericInputs = spec.inputs.filter((i) => !isDense(i));
   for (const inp of spec.inputs) {
     if (!isDense(inp)) continue;
-    const d = denseSql(inp);
-    dense.push({ plan: plans.find((p) => p.name === inp.name)!, col: select.length });
-    select.push(`${d.value} AS ${ident(`__in_${inp.name}`)}`);
-    if (d.reason !== 'NULL::VARCHAR') reasons.push(d.reason);
-  }
-  let reasonCol: number | null = null;
-  if (reasons.length) {
-    reasonCol = select.length;
-    select.push(`${reasons.length === 1 ? reasons[0] : `coalesce(${reasons.join(', ')})`} AS __reason`);
+    const cols: number[] = [];
+    inp.features.forEach((f, j) => {
+      cols.push(select.length);
+      select.push(`${numberColumnSql(f as NumberFeature, types[featureColumn(f)])} AS ${ident(`__in_${inp.name}_${j}`)}`);
+    });
+    dense.push({ plan: plans.find((p) => p.name === inp.name)!, cols });
   }
   let generic: Plan['generic'] = null;
   if (genericInputs.length) {
@@ -59,7 +59,7 @@ export function readerPlan(spec: FeatureSpec, relation: string, root?: string): 
     }
     generic = { compiled, cols };
   }
-  return { sql: `SELECT ${select.join(', ')} FROM ${relation}`, dense, reasonCol, generic, plans };
+  return { sql: `SELECT ${select.join(', ')} FROM ${relation}`, dense, generic, plans };
 }
 
 /**
@@ -67,9 +67,11 @@ export function readerPlan(spec: FeatureSpec, relation: string, root?: string): 
  * @example for await (const b of readBatches(duck, spec, '(SELECT * FROM t)', 8192)) await backend.run(b.inputs, b.rows);
  */
 export async function* readBatches(duck: DuckSession, spec: FeatureSpec, relation: string, batchSize: number, root?: string): AsyncGenerator<ModelBatch> {
-  const plan = readerPlan(spec, relation, root);
+  const types = Object.fromEntries((await duck.describe(relation)).map((c) => [c.name, c.type]));
+  const plan = readerPlan(spec, relation, root, types);
   const result = await duck.conn.stream(plan.sql);
-  let batch = newBatch(plan.plans, batchSize);
+  const columnar = new Set(plan.dense.map((d) => d.plan.name));
+  let batch = newBatch(plan.plans, batchSize, columnar);
   let pending: DuckDBDataChunk | null = null;
   let pendingFrom = 0;
   for (;;) {
@@ -85,42 +87,60 @@ export async function* readBatches(duck: DuckSession, spec: FeatureSpec, relatio
     } else pending = null;
     if (batch.rows === batchSize) {
       yield batch;
-      batch = newBatch(plan.plans, batchSize);
+      batch = newBatch(plan.plans, batchSize, columnar);
     }
   }
-  if (batch.rows > 0) yield trim(batch, plan.plans);
+  if (batch.rows > 0) yield trim(batch, plan.plans, batchSize);
 }
 
-function newBatch(plans: TensorPlan[], n: number): ModelBatch {
+function newBatch(plans: TensorPlan[], n: number, columnar: Set<string>): ModelBatch {
   const inputs: Tensors = {};
   for (const p of plans) {
-    inputs[p.name] = { type: p.dtype, data: p.dtype === 'int64' ? new BigInt64Array(n * p.rowSize) : new Float32Array(n * p.rowSize), dims: [n, ...p.rowShape] };
+    const data = p.dtype === 'int64' ? new BigInt64Array(n * p.rowSize) : new Float32Array(n * p.rowSize);
+    inputs[p.name] = columnar.has(p.name) ? { type: p.dtype, data, dims: [p.rowSize, n], layout: 'columns' } : { type: p.dtype, data, dims: [n, ...p.rowShape] };
   }
   return { rows: 0, inputs, failed: new Map() };
 }
 
-function trim(b: ModelBatch, plans: TensorPlan[]): ModelBatch {
+/** The last, shorter batch: row-major tensors are cut, feature-major ones repacked. */
+function trim(b: ModelBatch, plans: TensorPlan[], capacity: number): ModelBatch {
   for (const p of plans) {
     const t = b.inputs[p.name]!;
-    t.data = t.data.subarray(0, b.rows * p.rowSize) as typeof t.data;
-    t.dims = [b.rows, ...p.rowShape];
+    if (t.layout === 'columns') {
+      const out = new Float32Array(p.rowSize * b.rows);
+      for (let j = 0; j < p.rowSize; j++) out.set((t.data as Float32Array).subarray(j * capacity, j * capacity + b.rows), j * b.rows);
+      t.data = out;
+      t.dims = [p.rowSize, b.rows];
+    } else {
+      t.data = t.data.subarray(0, b.rows * p.rowSize) as typeof t.data;
+      t.dims = [b.rows, ...p.rowShape];
+    }
   }
   return b;
 }
 
 async function fill(plan: Plan, b: ModelBatch, chunk: DuckDBDataChunk, from: number, n: number): Promise<void> {
   for (const d of plan.dense) {
-    const vec = chunk.getColumnVector(d.col) as DuckDBArrayVector;
-    // The ARRAY's child vector is one contiguous float buffer for the whole chunk.
-    const items = (vec as unknown as { childData: { items: Float32Array } }).childData.items;
-    const k = d.plan.rowSize;
-    (b.inputs[d.plan.name]!.data as Float32Array).set(items.subarray(from * k, (from + n) * k), b.rows * k);
-  }
-  if (plan.reasonCol !== null) {
-    const vec = chunk.getColumnVector(plan.reasonCol);
-    for (let i = 0; i < n; i++) {
-      const r = vec.getItem(from + i);
-      if (r !== null) b.failed.set(b.rows + i, String(r));
+    const t = b.inputs[d.plan.name]!;
+    const capacity = t.dims[1]!;
+    const data = t.data as Float32Array;
+    for (let j = 0; j < d.cols.length; j++) {
+      const vec = chunk.getColumnVector(d.cols[j]!) as unknown as { items: Float32Array; validity: { data: BigUint64Array | null; itemValid(i: number): boolean } };
+      const items = vec.items.subarray(from, from + n);
+      const at = j * capacity + b.rows;
+      data.set(items, at);
+      // NaN and ±Infinity make x - x non-zero (NaN); a NULL is the SQL's mark for a failed row.
+      let bad = false;
+      for (let i = 0; i < n; i++) if (items[i]! - items[i]! !== 0) bad = true;
+      const bits = vec.validity.data;
+      if (bad || (bits && !allSet(bits, from, n))) {
+        for (let i = 0; i < n; i++) {
+          if (items[i]! - items[i]! !== 0 || !vec.validity.itemValid(from + i)) {
+            if (!b.failed.has(b.rows + i)) b.failed.set(b.rows + i, DENSE_FAILURE);
+            data[at + i] = 0;
+          }
+        }
+      }
     }
   }
   if (plan.generic) {
@@ -133,6 +153,22 @@ async function fill(plan: Plan, b: ModelBatch, chunk: DuckDBDataChunk, from: num
     }
     for (const [i, reason] of res.failed) if (!b.failed.has(b.rows + i)) b.failed.set(b.rows + i, reason);
   }
+}
+
+/** True when the validity bits of rows [from, from + n) are all set (no NULL). */
+function allSet(bits: BigUint64Array, from: number, n: number): boolean {
+  const bytes = new Uint8Array(bits.buffer, bits.byteOffset, bits.byteLength);
+  const end = from + n;
+  for (let i = from; i < end; ) {
+    if ((i & 7) === 0 && i + 8 <= end) {
+      if (bytes[i >> 3] !== 0xff) return false;
+      i += 8;
+    } else {
+      if (!(bytes[i >> 3]! & (1 << (i & 7)))) return false;
+      i++;
+    }
+  }
+  return true;
 }
 
 function values(vec: DuckDBVector, from: number, n: number): ArrayLike<unknown> {

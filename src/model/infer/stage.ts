@@ -12,6 +12,7 @@ import { ident, lit } from '../../engine/duckdb.ts';
 import type { Json, Stage, TaskContext } from '../../engine/plan.ts';
 import { parquetWriterOptions } from '../../io/parquet.ts';
 import type { FeatureSpec } from '../features/spec.ts';
+import { denseSql, isDense } from '../features/sql.ts';
 import { type Backend, RemoteAnswerError, type Tensors } from '../backends/backend.ts';
 import { OnnxBackend } from '../backends/onnx.ts';
 import { RemoteBackend, type RemoteSpec } from '../backends/remote.ts';
@@ -51,7 +52,8 @@ async function verifyModel(m: InferConfig['model']): Promise<void> {
 async function openBackend(c: InferConfig, threads: number): Promise<Backend> {
   if (c.remote) return new RemoteBackend(c.remote);
   await verifyModel(c.model);
-  return OnnxBackend.open(c.model.path, c.model.sha256, threads, c.outputs.map((o) => o.output));
+  const columnInputs = c.spec.inputs.filter(isDense).map((i) => i.name);
+  return OnnxBackend.open(c.model.path, c.model.sha256, threads, c.outputs.map((o) => o.output), columnInputs);
 }
 
 export const inferStage: Stage = {
@@ -67,17 +69,24 @@ export const inferStage: Stage = {
     const kept = cols.filter((n) => (keepsLineage ? !SYSTEM_COLUMNS.includes(n as never) : SYSTEM_COLUMNS.includes(n as never) || c.keep === 'all' || c.keep.includes(n)));
     const keepList = keepsLineage && c.keep !== 'all' ? kept.filter((n) => c.keep.includes(n)) : kept;
 
+    const clock = phaseClock();
     const backend = await openBackend(c, ctx.env.threads);
+    clock.lap('open');
     const table = `infer_${ctx.taskId}_${ctx.attemptId}`.replace(/\W/g, '_');
     const writer = await OutputWriter.open(ctx.duck, table, c.outputs);
     try {
       let inflight: Promise<void> = Promise.resolve();
       for await (const b of readBatches(ctx.duck, c.spec, relation, c.batchSize, c.model.root)) {
+        clock.lap('read');
         await inflight;
+        clock.lap('wait-model');
         inflight = score(backend, b.inputs, b.rows, b.failed, c.outputs).then((out) => writer.append(out, b.rows, b.failed));
         ctx.progress(writer.rowCount);
       }
       await inflight;
+      clock.lap('wait-model');
+      writer.flush();
+      clock.lap('append');
     } finally {
       writer.close();
       await backend.close();
@@ -90,6 +99,7 @@ export const inferStage: Stage = {
     const from = keepList.length ? `${relation} p POSITIONAL JOIN ${ident(table)} s` : `${ident(table)} s`;
     await ctx.duck.run(`COPY (SELECT ${select} FROM ${from}) TO ${lit(safeJoin(dataDir, outRel))} (${parquetWriterOptions()})`);
     const entry = await describeFile(ctx.duck, dataDir, outRel);
+    clock.lap('write');
     const out: Part = { ...entry, ...(keepsLineage ? { lineage: part.lineage! } : {}) };
 
     let deadletter: FileEntry | null = null;
@@ -108,13 +118,15 @@ export const inferStage: Stage = {
       out.deletes = await describeFile(ctx.duck, dataDir, delRel);
       const dlRel = `${ctx.outDir}/deadletter-0.parquet`;
       await ctx.duck.run(
-        `COPY (SELECT p.* EXCLUDE (__pos), f.reason AS _reason FROM (${relation} POSITIONAL JOIN (SELECT range AS __pos FROM range(${rows}))) p ` +
+        `COPY (SELECT p.* EXCLUDE (__pos), coalesce(nullif(f.reason, ''), ${denseReason(c.spec)}, 'rejected by the model backend') AS _reason FROM (${relation} POSITIONAL JOIN (SELECT range AS __pos FROM range(${rows}))) p ` +
           `JOIN ${ident(ft)} f ON p.__pos = f.pos ORDER BY f.pos) TO ${lit(safeJoin(dataDir, dlRel))} (${parquetWriterOptions()})`,
       );
       deadletter = await describeFile(ctx.duck, dataDir, dlRel);
       await ctx.duck.run(`DROP TABLE IF EXISTS ${ident(ft)}`);
     }
     await ctx.duck.run(`DROP TABLE IF EXISTS ${ident(table)}`);
+    clock.lap('deadletter');
+    clock.report(`infer ${ctx.taskId} (${rows} rows)`);
     const stats: InferTaskStats = { rows, scored: rows - fails.length, failed: fails.length, deadletter };
     return { parts: [out as Part & { lineage?: Json }], stats: stats as unknown as Json };
   },
@@ -139,6 +151,30 @@ export const inferStage: Stage = {
     };
   },
 };
+
+/** The exact reason of a dense input's failure, in SQL over the input columns (run on failed rows only). */
+function denseReason(spec: FeatureSpec): string {
+  const rs = spec.inputs.filter(isDense).map((i) => denseSql(i).reason);
+  return rs.length === 0 ? 'NULL' : rs.length === 1 ? rs[0]! : `coalesce(${rs.join(', ')})`;
+}
+
+/** Phase timings on stderr when SLUICE_PROFILE is set: where a task's time goes (read, model, write). */
+function phaseClock() {
+  const on = Boolean(process.env.SLUICE_PROFILE);
+  const spent = new Map<string, number>();
+  let t = performance.now();
+  return {
+    lap(phase: string) {
+      if (!on) return;
+      const now = performance.now();
+      spent.set(phase, (spent.get(phase) ?? 0) + now - t);
+      t = now;
+    },
+    report(what: string) {
+      if (on) process.stderr.write(`${what}: ${[...spent].map(([k, v]) => `${k} ${(v / 1000).toFixed(3)} s`).join(', ')}\n`);
+    },
+  };
+}
 
 /** Runs the backend on one batch; an unusable remote answer dead-letters the batch instead of failing the job. */
 async function score(backend: Backend, inputs: Tensors, rows: number, failed: Map<number, string>, outputs: OutputColumn[]): Promise<Tensors> {

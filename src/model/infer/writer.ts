@@ -1,5 +1,6 @@
 // Appends model outputs to a DuckDB temp table in 2048-row data chunks (one typed-array copy per
-// column per chunk) and failed rows to a second one, so COPY can write them next to the input rows.
+// column per chunk), so COPY can write them next to the input rows. Outputs are held in memory
+// until `flush`: an appender on the connection that streams the input would end that stream early.
 import { DuckDBBigIntType, type DuckDBBigIntVector, DuckDBDataChunk, DuckDBFloatType, type DuckDBFloatVector, type DuckDBAppender } from '@duckdb/node-api';
 import { type DuckSession, ident } from '../../engine/duckdb.ts';
 import type { Tensors } from '../backends/backend.ts';
@@ -46,9 +47,27 @@ export class OutputWriter {
     return new OutputWriter(outputs, await duck.conn.createAppender(table), table);
   }
 
-  /** Appends one batch's outputs; rows in `failed` get NULL outputs and are remembered with their reason. */
+  private readonly held: { out: Tensors; n: number; failed: Map<number, string> }[] = [];
+
+  /** Keeps one batch's outputs (copied); rows in `failed` get NULL outputs and are remembered with their reason. */
   append(out: Tensors, n: number, failed: Map<number, string>): void {
+    const copy: Tensors = {};
+    for (const o of this.outputs) {
+      const t = out[o.output]!;
+      copy[o.output] = { ...t, data: t.data.slice(0, n * o.width) as typeof t.data };
+    }
     for (const [i, reason] of failed) this.failures.push({ pos: this.rows + i, reason });
+    this.held.push({ out: copy, n, failed });
+    this.rows += n;
+  }
+
+  /** Writes everything held into the temp table; call after the input stream has ended. */
+  flush(): void {
+    for (const h of this.held.splice(0)) this.write(h.out, h.n, h.failed);
+    this.appender.flushSync();
+  }
+
+  private write(out: Tensors, n: number, failed: Map<number, string>): void {
     const types = this.outputs.flatMap((o) => Array.from({ length: o.width }, () => (o.type === 'int64' ? DuckDBBigIntType.instance : DuckDBFloatType.instance)));
     for (let from = 0; from < n; from += CHUNK) {
       const m = Math.min(CHUNK, n - from);
@@ -67,7 +86,6 @@ export class OutputWriter {
       }
       this.appender.appendDataChunk(chunk);
     }
-    this.rows += n;
   }
 
   get rowCount(): number {
