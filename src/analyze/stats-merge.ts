@@ -155,6 +155,7 @@ export function merge2(merged: Merged1[], specs: Pass2Column[], parts: Record<st
     let distinctExact = false;
     if (values) [distinct, distinctExact] = [values.size, true];
     else if (spec.kmv) ({ distinct, exact: distinctExact } = kmvDistinct(ps.map((p) => p.kmv ?? [])));
+    else if (spec.top && ps.length === 1 && ps[0]!.distinct !== undefined) [distinct, distinctExact] = [ps[0]!.distinct, true];
     else if (m.kind !== 'list' && m.kind !== 'blob' && m.kind !== 'other') distinct = m.approxDistinct;
     let histogram: ColumnStats['histogram'] = null;
     let quantiles = m.quantiles;

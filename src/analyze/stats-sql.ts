@@ -49,6 +49,8 @@ export interface Partial2 {
   values: [string, number][] | null;
   top: [string, number][] | null;
   kmv: string[] | null;
+  /** exact distinct values in this part (columns with a top list) */
+  distinct?: number;
 }
 
 const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
@@ -120,28 +122,47 @@ export async function pass2(duck: DuckSession, rel: string, cols: Pass2Column[],
     if (c.values) sel.push(`histogram(${x}::VARCHAR) AS c${i}_v`);
   });
   const r = sel.length ? await duck.one<Record<string, unknown>>(`SELECT ${sel.join(', ')} FROM (${rel})`) : {};
+  const grouped = await groupedPartials(duck, rel, cols.filter((c) => present.has(c.name) && (c.top || c.kmv)));
   const out: Record<string, Partial2> = {};
   for (const [i, c] of cols.entries()) {
-    const x = ident(c.name);
-    const has = present.has(c.name);
-    let top: [string, number][] | null = null;
-    let kmv: string[] | null = null;
-    if (has && c.top) {
-      const rows = await duck.all<{ v: string; n: number }>(
-        `SELECT ${x}::VARCHAR AS v, count(*)::DOUBLE AS n FROM (${rel}) WHERE ${x} IS NOT NULL GROUP BY 1 ORDER BY n DESC, v LIMIT ${PART_TOP}`,
-      );
-      top = rows.map((t) => [t.v, Number(t.n)]);
-    }
-    if (has && c.kmv) {
-      const k = await duck.one<{ k: unknown[] | null }>(`SELECT min(h, ${KMV_SIZE}) AS k FROM (SELECT DISTINCT hash(${x}) AS h FROM (${rel}) WHERE ${x} IS NOT NULL)`);
-      kmv = (k.k ?? []).map(String);
-    }
+    const g = grouped.get(c.name);
     out[c.name] = {
       hist: r[`c${i}_h`] !== undefined ? mapEntries(r[`c${i}_h`]).map(([k, n]) => [Number(k), n]) : null,
       values: r[`c${i}_v`] !== undefined ? mapEntries(r[`c${i}_v`]).map(([k, n]) => [String(k), n]) : null,
-      top,
-      kmv,
+      top: c.top ? (g?.top ?? []) : null,
+      kmv: c.kmv ? (g?.kmv ?? []) : null,
+      ...(c.top && g ? { distinct: g.distinct } : {}),
     };
+  }
+  return out;
+}
+
+/**
+ * Top values, exact distinct counts and bottom-k distinct hashes of high-cardinality columns in one scan: one GROUP BY
+ * per column as GROUPING SETS, materialized once, then the top rows and the k smallest hashes.
+ */
+async function groupedPartials(duck: DuckSession, rel: string, cols: Pass2Column[]): Promise<Map<string, { top: [string, number][]; kmv: string[]; distinct: number }>> {
+  const out = new Map<string, { top: [string, number][]; kmv: string[]; distinct: number }>();
+  if (!cols.length) return out;
+  const xs = cols.map((c) => ident(c.name));
+  const which = `CASE ${xs.map((x, i) => `WHEN GROUPING(${x}) = 0 THEN ${i}`).join(' ')} END`;
+  const value = `CASE ${xs.map((x) => `WHEN GROUPING(${x}) = 0 THEN ${x}::VARCHAR`).join(' ')} END`;
+  const tops = cols.flatMap((c, i) => (c.top ? [i] : []));
+  const kmvs = cols.flatMap((c, i) => (c.kmv ? [i] : []));
+  const rows = await duck.all<{ c: number; v: string | null; n: number | null; k: unknown[] | null }>(
+    `WITH g AS MATERIALIZED (SELECT ${which} AS c, ${value} AS v, count(*)::DOUBLE AS n FROM (${rel}) GROUP BY GROUPING SETS (${xs.map((x) => `(${x})`).join(', ')}))
+     SELECT c, v, n, NULL::UBIGINT[] AS k FROM g WHERE v IS NOT NULL AND c IN (${tops.join(', ') || 'NULL'}) QUALIFY row_number() OVER (PARTITION BY c ORDER BY n DESC, v) <= ${PART_TOP}
+     UNION ALL
+     SELECT c, NULL, NULL, min(hash(v), ${KMV_SIZE}) FROM g WHERE v IS NOT NULL AND c IN (${kmvs.join(', ') || 'NULL'}) GROUP BY c
+     UNION ALL
+     SELECT c, NULL, count(*)::DOUBLE, NULL FROM g WHERE v IS NOT NULL AND c IN (${tops.join(', ') || 'NULL'}) GROUP BY c`,
+  );
+  cols.forEach((c) => out.set(c.name, { top: [], kmv: [], distinct: 0 }));
+  for (const r of rows.sort((a, b) => Number(b.n ?? 0) - Number(a.n ?? 0) || String(a.v).localeCompare(String(b.v)))) {
+    const e = out.get(cols[Number(r.c)]!.name)!;
+    if (r.k) e.kmv = r.k.map(String);
+    else if (r.v === null) e.distinct = Number(r.n);
+    else e.top.push([r.v, Number(r.n)]);
   }
   return out;
 }

@@ -79,7 +79,7 @@ describe('TFRecord export', () => {
   it('refuses a file whose bytes changed, naming the record', async () => {
     const path = join(f.dir, 'photos.tfrecord');
     const bad = readFileSync(path);
-    bad[40] ^= 0xff;
+    bad[40] = bad[40]! ^ 0xff;
     writeFileSync(join(f.dir, 'bad.tfrecord'), bad);
     expect(() => readRecords(bad, 'bad.tfrecord')).toThrow(IntegrityError);
     expect(() => readRecords(bad, 'bad.tfrecord')).toThrow('bad.tfrecord: record 0 at byte 0: data CRC mismatch');

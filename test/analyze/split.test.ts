@@ -20,6 +20,7 @@ const EVENTS = `SELECT u AS user_id, (u % 10 = 0)::INTEGER AS label, e AS n, DAT
 beforeAll(async () => {
   f = await fixture();
   await f.dataset('events', `SELECT * FROM (${EVENTS}) WHERE user_id < 1500`, `SELECT * FROM (${EVENTS}) WHERE user_id >= 1500`);
+  await f.dataset('none', `SELECT * FROM (${EVENTS}) WHERE false`);
 });
 afterAll(async () => f.close());
 
@@ -90,5 +91,6 @@ describe('sluice split', () => {
     expect(() => parseRatios('0.8,-0.1,0.3')).toThrow(UsageError);
     await expect(splitVersion(f.project, 'events', { ratios: [0.5, 0.5], group: 'account' })).rejects.toThrow('--group column "account" is not in events@1');
     await expect(splitVersion(f.project, 'events', { byTime: 'day', cutoffs: ['2024-03-01', '2024-02-01'] })).rejects.toThrow('--cutoffs must increase: 2024-03-01 is not before 2024-02-01');
+    await expect(splitVersion(f.project, 'none', { ratios: [0.5, 0.5] })).rejects.toThrow('none@1 has no rows');
   });
 });

@@ -15,6 +15,9 @@ beforeAll(async () => {
   await f.dataset('one', ROWS);
   await f.dataset('two', where('n < 50'), where('n >= 50'));
   await f.dataset('empty', where('false'));
+  const WIDE = `SELECT i, CASE WHEN i < 600 THEN 'hot' || (i % 3) ELSE 'u' || i END AS v FROM range(3000) r(i)`;
+  await f.dataset('wide', WIDE);
+  await f.dataset('wide2', `SELECT * FROM (${WIDE}) WHERE i % 2 = 0`, `SELECT * FROM (${WIDE}) WHERE i % 2 = 1`);
 });
 afterAll(async () => f.close());
 
@@ -61,6 +64,17 @@ describe('sluice stats', () => {
     // across parts, quantiles come from the merged fine histogram (1-wide bins for these integers)
     expect(n.quantilesExact).toBe(false);
     expect(n.quantiles).toEqual({ p1: 0, p5: 4, p25: 24, p50: 49, p75: 74, p95: 94, p99: 98 });
+  });
+
+  it('counts the top values of a high-cardinality column; distinct is exact on one part and within 5% across parts', async () => {
+    for (const ref of ['wide', 'wide2']) {
+      const v = (await computeStats(f.project, ref, { topK: 4 })).columns.find((c) => c.name === 'v')!;
+      expect(v.values).toBeNull();
+      expect(v.top!.slice(0, 3)).toEqual([{ value: 'hot0', count: 200 }, { value: 'hot1', count: 200 }, { value: 'hot2', count: 200 }]);
+      expect(v.top![3]!.count).toBe(1);
+      if (ref === 'wide') expect([v.distinct, v.distinctExact]).toEqual([2403, true]);
+      else expect([Math.abs(v.distinct! - 2403) / 2403 < 0.05, v.distinctExact]).toEqual([true, false]);
+    }
   });
 
   it('reports class counts, imbalance, class weights and a suggested resampling for the label', async () => {
