@@ -32,5 +32,7 @@ export function register(program: Command): void {
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
       });
+      // Running jobs are done; in-process catalogs and the tsx loader would keep the process alive.
+      process.exit(0);
     });
 }

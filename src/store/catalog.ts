@@ -267,14 +267,15 @@ export class Catalog {
    * woke up, a duplicate delivery) gets the winner back and its own output is ignored.
    */
   async recordTask<O>(runId: string, taskId: string, attemptId: string, output: O): Promise<TaskResult<O>> {
-    return this.db.transaction(async (tx: SqlTx) => {
-      await tx.run(
-        `INSERT INTO task_results (run_id, task_id, attempt_id, output, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (run_id, task_id) DO NOTHING`,
-        [runId, taskId, attemptId, JSON.stringify(output), now()],
-      );
-      const r = await tx.get<{ attempt_id: string; output: string }>('SELECT attempt_id, output FROM task_results WHERE run_id = ? AND task_id = ?', [runId, taskId]);
-      return { task_id: taskId, attempt_id: r!.attempt_id, output: JSON.parse(r!.output) as O };
-    });
+    // One statement in the common case (tiny tasks pay per round trip); the row, once there,
+    // never changes, so reading the winner after a lost insert needs no transaction.
+    const text = JSON.stringify(output);
+    const mine = await this.db.get<{ attempt_id: string }>(
+      `INSERT INTO task_results (run_id, task_id, attempt_id, output, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (run_id, task_id) DO NOTHING RETURNING attempt_id`,
+      [runId, taskId, attemptId, text, now()],
+    );
+    if (mine) return { task_id: taskId, attempt_id: attemptId, output: JSON.parse(text) as O };
+    return (await this.taskResult<O>(runId, taskId))!;
   }
 
   /** One task's recorded result, if any attempt finished (a point lookup: tasks check this first). */

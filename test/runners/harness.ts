@@ -12,6 +12,7 @@ import { Queue } from 'bullmq';
 import pg from 'pg';
 import { Project } from '../../src/core/project.ts';
 import { scanSql } from '../../src/core/dataset.ts';
+import { redisConnection } from '../../src/engine/runners/bullmq.ts';
 
 export const REDIS = process.env.SLUICE_TEST_REDIS ?? 'redis://127.0.0.1:6379';
 export const PG = process.env.SLUICE_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -45,9 +46,7 @@ export async function testEnv(label: string): Promise<TestEnv> {
     project,
     async cleanup() {
       await project.close();
-      const q = new Queue(queue, { connection: { url: REDIS } });
-      await q.obliterate({ force: true }).catch(() => {});
-      await q.close();
+      await withQueue(queue, (q) => q.obliterate({ force: true }).catch(() => {}));
       const c = new pg.Client({ connectionString: PG });
       await c.connect();
       await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
@@ -133,13 +132,22 @@ export interface JobInfo {
 
 /** Every job of `runId` in `queue`, whatever its state. */
 export async function jobsOfRun(queue: string, runId: string): Promise<JobInfo[]> {
-  const q = new Queue(queue, { connection: { url: REDIS } });
-  try {
+  return withQueue(queue, async (q) => {
     const jobs = await q.getJobs(['completed', 'failed', 'active', 'wait', 'waiting-children', 'delayed', 'prioritized'], 0, -1);
     const mine = jobs.filter((j) => j?.id?.startsWith(`${runId}.`));
     return Promise.all(mine.map(async (j) => ({ id: j.id!, name: j.name, state: await j.getState(), data: JSON.stringify(j.data) })));
+  });
+}
+
+/** Runs `fn` with a Queue on REDIS, then closes it and its connection. */
+export async function withQueue<T>(name: string, fn: (q: Queue) => Promise<T>): Promise<T> {
+  const connection = redisConnection(REDIS);
+  const q = new Queue(name, { connection });
+  try {
+    return await fn(q);
   } finally {
     await q.close();
+    connection.disconnect();
   }
 }
 

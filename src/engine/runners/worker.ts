@@ -21,13 +21,21 @@ export interface WorkerOptions {
 
 const PROCESSOR = fileURLToPath(new URL('./processor.js', import.meta.url));
 
-export async function startWorker(o: WorkerOptions): Promise<Worker> {
+/** A started worker; `close` waits for running jobs, then releases its Redis connection. */
+export interface StartedWorker {
+  worker: Worker;
+  close(): Promise<void>;
+}
+
+export async function startWorker(o: WorkerOptions): Promise<StartedWorker> {
   if (o.postgres) process.env.SLUICE_WORKER_PG = o.postgres;
   if (o.threads) process.env.SLUICE_WORKER_THREADS = String(o.threads);
   const lockDuration = o.lockDurationMs ?? 30_000;
   const processor = o.inProcess ? (await import('./processor-impl.ts')).processJob : PROCESSOR;
+  // BullMQ does not close a connection it was given: we do, in close().
+  const connection = redisConnection(o.redisUrl);
   const worker = new Worker(o.queue ?? DEFAULT_QUEUE, processor as never, {
-    connection: redisConnection(o.redisUrl),
+    connection,
     concurrency: o.concurrency ?? 1,
     useWorkerThreads: false,
     lockDuration,
@@ -36,5 +44,11 @@ export async function startWorker(o: WorkerOptions): Promise<Worker> {
   });
   worker.on('error', (e) => console.error(`worker error: ${e.message}`));
   await worker.waitUntilReady();
-  return worker;
+  return {
+    worker,
+    async close() {
+      await worker.close();
+      connection.disconnect();
+    },
+  };
 }
