@@ -25,6 +25,8 @@ export interface ColumnAccess {
   text: boolean;
   /** the source's column names, for error messages */
   names: string[];
+  /** empty fields already arrive as NULL (DuckDB's CSV reader), so no NULLIF is needed */
+  emptyIsNull?: boolean;
 }
 
 function literal(v: string | number | boolean, type: TargetField['type']): string {
@@ -41,7 +43,7 @@ function typeText(v: string, f: TargetField, m: FieldMap): { expr: string; expec
     case 'int':
     case 'float': {
       let x = v;
-      const th = m.number?.thousands ?? ',';
+      const th = m.number ? m.number.thousands : '';
       const dec = m.number?.decimal ?? '.';
       if (th) x = `replace(${x}, ${lit(th)}, '')`;
       if (dec !== '.') x = `replace(${x}, ${lit(dec)}, '.')`;
@@ -69,6 +71,12 @@ function typeTyped(col: string, f: TargetField): string {
   return `TRY_CAST(${col} AS ${DUCK_TYPES[f.type]})`;
 }
 
+/** A condition that makes a row fail, and the SQL of its message. */
+interface Check {
+  cond: string;
+  msg: string;
+}
+
 export interface CompiledMapping {
   /** SELECT list over the source relation: `__in_<field>`, the trimmed source text (NULL if empty) */
   inputs: string[];
@@ -85,14 +93,14 @@ export interface CompiledMapping {
 export function compileMapping(p: Pipeline, s: Source, access: ColumnAccess, where: string): CompiledMapping {
   const inputs: string[] = [];
   const typedList: string[] = [];
-  const reasons: string[] = [];
+  const reasons: Check[] = [];
   const derived: string[] = [];
   for (const f of p.schema) {
     const m = fieldMap(s, f.name);
     const out = ident(f.name);
     if (m.sql) {
       derived.push(`TRY_CAST((${m.sql}) AS ${DUCK_TYPES[f.type]}) AS ${out}`);
-      if (!f.nullable) reasons.push(`CASE WHEN TRY_CAST((${m.sql}) AS ${DUCK_TYPES[f.type]}) IS NULL THEN ${lit(`${f.name}: required, but the expression gave no value`)} END`);
+      if (!f.nullable) reasons.push({ cond: `TRY_CAST((${m.sql}) AS ${DUCK_TYPES[f.type]}) IS NULL`, msg: lit(`${f.name}: required, but the expression gave no value`) });
       continue;
     }
     const name = m.from ?? f.name;
@@ -108,15 +116,16 @@ export function compileMapping(p: Pipeline, s: Source, access: ColumnAccess, whe
         hint: `columns are: ${access.names.join(', ')}; map the field with \`from:\`, give it a default, or make it nullable`,
       });
     }
-    const raw = access.text ? `NULLIF(trim(${col}), '')` : `NULLIF(trim(CAST(${col} AS VARCHAR)), '')`;
+    // Values are not trimmed (only value maps fold case and spaces); numeric casts accept spaces.
+    const raw = access.text ? (access.emptyIsNull ? col : `NULLIF(${col}, '')`) : `CAST(${col} AS VARCHAR)`;
     const inName = ident(`__in_${f.name}`);
     inputs.push(`${raw} AS ${inName}`);
     let typed: string;
     let expect: string;
-    let unknownCheck = '';
+    let unknownCheck: Check | undefined;
     if (m.values) {
       const entries = Object.entries(m.values);
-      const folded = `lower(${inName})`;
+      const folded = `lower(trim(${inName}))`;
       const known = entries.map(([k, v]) => `WHEN ${lit(k.trim().toLowerCase())} THEN ${lit(String(v))}`).join(' ');
       const fallback = m.unknown === 'keep' ? inName : 'NULL';
       const mapped = `CASE ${folded} ${known} ELSE ${fallback} END`;
@@ -125,7 +134,10 @@ export function compileMapping(p: Pipeline, s: Source, access: ColumnAccess, whe
       expect = t.expect;
       if (m.unknown === 'reject') {
         const allowed = [...new Set(entries.map(([k]) => k))].slice(0, 12).join(', ');
-        unknownCheck = `CASE WHEN ${inName} IS NOT NULL AND ${folded} NOT IN (${entries.map(([k]) => lit(k.trim().toLowerCase())).join(', ')}) THEN ${lit(`${f.name}: unknown value `)} || ${quoteSql(inName)} || ${lit(` (expected one of ${allowed})`)} END`;
+        unknownCheck = {
+          cond: `${inName} IS NOT NULL AND ${folded} NOT IN (${entries.map(([k]) => lit(k.trim().toLowerCase())).join(', ')})`,
+          msg: `${lit(`${f.name}: unknown value `)} || ${quoteSql(inName)} || ${lit(` (expected one of ${allowed})`)}`,
+        };
       }
     } else if (access.text) {
       const t = typeText(inName, f, m);
@@ -140,11 +152,15 @@ export function compileMapping(p: Pipeline, s: Source, access: ColumnAccess, whe
     const value = m.default !== undefined ? `CASE WHEN ${inName} IS NULL THEN ${literal(m.default, f.type)} ELSE ${typed} END` : typed;
     typedList.push(`${value} AS ${out}`);
     if (unknownCheck) reasons.push(unknownCheck);
-    else reasons.push(`CASE WHEN ${inName} IS NOT NULL AND ${out} IS NULL THEN ${lit(`${f.name}: cannot read `)} || ${quoteSql(inName)} || ${lit(` as ${expect}`)} END`);
-    if (f.type === 'float' && !m.allow_nonfinite) reasons.push(`CASE WHEN NOT isfinite(${out}) THEN ${lit(`${f.name}: non-finite number `)} || ${quoteSql(inName)} END`);
-    if (!f.nullable) reasons.push(`CASE WHEN ${inName} IS NULL AND ${out} IS NULL THEN ${lit(`${f.name}: required, but empty`)} END`);
+    else reasons.push({ cond: `${inName} IS NOT NULL AND ${out} IS NULL`, msg: `${lit(`${f.name}: cannot read `)} || ${quoteSql(inName)} || ${lit(` as ${expect}`)}` });
+    if (f.type === 'float' && !m.allow_nonfinite) reasons.push({ cond: `NOT isfinite(${out})`, msg: `${lit(`${f.name}: non-finite number `)} || ${quoteSql(inName)}` });
+    if (!f.nullable) reasons.push({ cond: `${inName} IS NULL AND ${out} IS NULL`, msg: lit(`${f.name}: required, but empty`) });
   }
-  const outer = [...derived, `NULLIF(concat_ws('; ', ${reasons.length ? reasons.join(', ') : 'NULL'}), '') AS __reason`];
+  // Cheap boolean tests on every row; the message is built only for the rows that fail.
+  const reason = reasons.length
+    ? `CASE WHEN ${reasons.map((r) => `(${r.cond})`).join(' OR ')} THEN concat_ws('; ', ${reasons.map((r) => `CASE WHEN ${r.cond} THEN ${r.msg} END`).join(', ')}) END`
+    : 'NULL::VARCHAR';
+  const outer = [...derived, `${reason} AS __reason`];
   return { inputs, typed: typedList, outer };
 }
 

@@ -69,7 +69,7 @@ export async function prepareInput(
     const set = new Set(names);
     return {
       relation,
-      access: { column: (n) => (set.has(n) ? ident(n) : undefined), text: true, names },
+      access: { column: (n) => (set.has(n) ? ident(n) : undefined), text: true, names, emptyIsNull: true },
       records: scan.records,
       bad: scan.bad,
       rawExpr: (fields) => `to_json({${fields.map((f) => `${lit(f)}: ${ident(`__in_${f}`)}`).join(', ')}})::VARCHAR`,
