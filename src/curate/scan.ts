@@ -188,6 +188,8 @@ export function scanCsv(path: string, cleanPath: string, delimiter: ',' | '\t', 
       first = false;
     }
     const utf8Ok = isUtf8(buf.subarray(pos, end));
+    let nextQuote = -1; // cached positions of the next quote and CR at or after pos
+    let nextCr = -1;
     for (;;) {
       // one record from pos
       let i = pos;
@@ -199,6 +201,24 @@ export function scanCsv(path: string, cleanPath: string, delimiter: ',' | '\t', 
       let afterQuote = false;
       let recEnd = -1; // exclusive end of the record's bytes (before the line end)
       let next = -1; // where the following record starts
+      // Fast path: a line with no quote and no lone CR needs only its delimiters counted.
+      const nl = buf.indexOf(NL, pos);
+      if (nl >= 0 && nl < end) {
+        if (nextQuote < pos) {
+          nextQuote = buf.indexOf(QUOTE, pos);
+          if (nextQuote < 0 || nextQuote >= end) nextQuote = end;
+        }
+        if (nextCr < pos) {
+          nextCr = buf.indexOf(CR, pos);
+          if (nextCr < 0 || nextCr >= end) nextCr = end;
+        }
+        if (nextQuote > nl && (nextCr >= nl || nextCr === nl - 1)) {
+          recEnd = nextCr === nl - 1 ? nl - 1 : nl;
+          for (let k = pos; k < recEnd; k++) if (buf[k] === D) fields++;
+          next = nl + 1;
+          i = end; // skip the byte loop
+        }
+      }
       for (; i < end; i++) {
         const c = buf[i]!;
         // fast path: ordinary text bytes (everything above the delimiter, quote and line ends)
