@@ -5,7 +5,7 @@ import type { Manifest } from '../core/manifest.ts';
 import type { Project } from '../core/project.ts';
 import { parseRef } from '../core/ref.ts';
 import { makeRunner, runIdFor } from '../engine/execute.ts';
-import { mapTaskId, type Json, type PlanProgress, type PlanSpec, type Runner } from '../engine/plan.ts';
+import { mapTaskId, type Json, type PlanOutputs, type PlanProgress, type PlanSpec, type Runner } from '../engine/plan.ts';
 import { labelStats, type LabelStats } from './balance.ts';
 import { kindOf, requireColumn, requireLabel, requireRows, userColumns } from './columns.ts';
 import { runTasks } from './run.ts';
@@ -62,14 +62,16 @@ export async function statsOf(project: Project, m: Manifest, o: StatsOptions = {
   const input = `${m.dataset}@${m.version}`;
   const multi = m.parts.length > 1;
 
-  const out1 = await runTasks(project, statsPlan(m, { input, pass: 1, columns: cols, exactQuantiles: !multi }, o.runTag), runner, o.onProgress);
-  const p1 = [...out1.maps.values()].map((t) => t.stats as unknown as { rows: number; cols: Record<string, Partial1> });
+  // partials merge in task order, not finishing order, so floating-point sums are the same on every runner
+  const inOrder = (plan: PlanSpec, outs: PlanOutputs) => plan.maps.map((t) => outs.maps.get(t.id)!.stats);
+  const plan1 = statsPlan(m, { input, pass: 1, columns: cols, exactQuantiles: !multi }, o.runTag);
+  const p1 = inOrder(plan1, await runTasks(project, plan1, runner, o.onProgress)) as unknown as { rows: number; cols: Record<string, Partial1> }[];
   const merged = merge1(cols, p1.map((p) => p.cols));
   const rows = p1.reduce((s, p) => s + p.rows, 0);
 
   const specs = plan2(merged, multi);
-  const out2 = await runTasks(project, statsPlan(m, { input, pass: 2, columns: specs }, o.runTag), runner, o.onProgress);
-  const p2 = [...out2.maps.values()].map((t) => t.stats as unknown as Record<string, Partial2>);
+  const plan2spec = statsPlan(m, { input, pass: 2, columns: specs }, o.runTag);
+  const p2 = inOrder(plan2spec, await runTasks(project, plan2spec, runner, o.onProgress)) as unknown as Record<string, Partial2>[];
   const columns = merge2(merged, specs, p2, rows, topK, multi);
 
   let label: LabelStats | null = null;
