@@ -3,12 +3,14 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { openCatalog } from '../../src/store/open.ts';
-import { allManifests, BIN, catalogState, cli, dataDirOf, newProject, tempDir, walkFiles } from './helpers.ts';
+import { allManifests, BIN, catalogState, cli, dataDirOf, newProject, tempDir, walkFiles, removeTempDirs } from './helpers.ts';
 
 let project: string;
 let fx: string;
+
+afterAll(removeTempDirs);
 
 /** A project holding `good@1` (3 rows) and `good@2` (3 more, appended). */
 beforeEach(async () => {

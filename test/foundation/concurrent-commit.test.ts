@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scanSql } from '../../src/core/dataset.ts';
 import { DuckSession } from '../../src/engine/duckdb.ts';
-import { allManifests, assertVersionWhole, cliJson, dataDirOf, newProject, spawnCli, tempDir } from './helpers.ts';
+import { allManifests, assertVersionWhole, cliJson, dataDirOf, newProject, spawnCli, tempDir, removeTempDirs } from './helpers.ts';
 
 const ROWS = 50_000;
 let duck: DuckSession;
@@ -20,7 +20,10 @@ beforeAll(async () => {
     writeFileSync(join(fx, name), 'k,v\n' + Array.from({ length: ROWS }, (_, i) => `${offset + i},${name}`).join('\n') + '\n');
   }
 });
-afterAll(() => duck.close());
+afterAll(() => {
+  duck.close();
+  removeTempDirs();
+});
 
 function catalogOpenBy(pid: number): boolean {
   try {

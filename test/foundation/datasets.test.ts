@@ -7,7 +7,7 @@ import { tableFromArrays, tableToIPC } from 'apache-arrow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DuckSession, lit } from '../../src/engine/duckdb.ts';
 import type { Manifest } from '../../src/core/manifest.ts';
-import { allManifests, cli, cliJson, cliRaw, dataDirOf, newProject, parseCsv, readRows, sha256, tempDir, walkFiles } from './helpers.ts';
+import { allManifests, cli, cliJson, cliRaw, dataDirOf, newProject, parseCsv, readRows, sha256, tempDir, walkFiles, removeTempDirs } from './helpers.ts';
 
 const ROWS = [
   { id: 1, name: 'alpha', score: 1.5 },
@@ -65,7 +65,10 @@ beforeAll(async () => {
   duck = await DuckSession.open({ threads: 1 });
   fx = tempDir('sluice-fx-');
 });
-afterAll(() => duck.close());
+afterAll(() => {
+  duck.close();
+  removeTempDirs();
+});
 
 describe('sluice init', () => {
   it('creates sluice.yaml and the store, and refuses to init the same folder twice (exit 2)', async () => {

@@ -2,7 +2,7 @@
 // and check that every committed version is whole (files present, hashes and row counts right).
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve, sep } from 'node:path';
 import { main } from '../../src/cli/main.ts';
@@ -20,8 +20,17 @@ export interface CliResult {
   stderr: string;
 }
 
+const made: string[] = [];
+
+/** A new temp folder, removed by `removeTempDirs` (each test file calls it in afterAll). */
 export function tempDir(prefix = 'sluice-test-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  made.push(dir);
+  return dir;
+}
+
+export function removeTempDirs(): void {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
 
 /** Runs `sluice --project <project> --json <args…>` in this process, capturing its output. */
