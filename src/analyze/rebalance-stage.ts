@@ -51,8 +51,35 @@ export const rebalanceStage: Stage = {
     // rank rows within each class by a seeded hash of their identity: the sample is the same for a seed
     const ranked = `SELECT *, row_number() OVER (PARTITION BY ${y} ORDER BY ${h}, _id) - 1 AS __r FROM (${rows}) WHERE ${inChanged}`;
     if (c.method === 'undersample') {
+      // Keeps the `after` rows of each class with the smallest seeded hashes, without sorting the
+      // class: rows whose uniform hash lies below lo are kept and above hi dropped; only the thin
+      // band between (±6σ of a binomial around the rate) is ranked. Same rows as a full ranking.
       const table = `rebalance_${ctx.attemptId.replace(/\W/g, '')}`;
-      await duck.run(`CREATE OR REPLACE TEMP TABLE ${table} AS SELECT ${PART_COL}, ${POS_COL}, __r >= ${caseOf(y, c.after)} AS __drop FROM (${ranked})`);
+      const u = `((${h}) >> 11)::DOUBLE / 9007199254740992.0`;
+      await duck.run(`CREATE OR REPLACE TEMP TABLE ${table}_c AS SELECT ${PART_COL}, ${POS_COL}, ${y} AS __y, ${h} AS __h, ${u} AS __u FROM (${rows}) WHERE ${inChanged}`);
+      const bounds: Record<string, [number, number]> = {};
+      for (const k of changed) {
+        const rate = c.after[k]! / c.before[k]!;
+        const sd = Math.sqrt((rate * (1 - rate)) / c.before[k]!);
+        bounds[k] = [Math.max(0, rate - 6 * sd), Math.min(1, rate + 6 * sd)];
+      }
+      const lo = () => caseOf('__y', Object.fromEntries(changed.map((k) => [k, bounds[k]![0]])));
+      const hi = () => caseOf('__y', Object.fromEntries(changed.map((k) => [k, bounds[k]![1]])));
+      const below = await duck.all<{ y: string; lo: number; hi: number }>(`SELECT __y AS y, count_if(__u < ${lo()})::DOUBLE AS lo, count_if(__u < ${hi()})::DOUBLE AS hi FROM ${table}_c GROUP BY 1`);
+      for (const b of below) {
+        // the band missed the target (a ~1e-9 event): rank the whole class instead
+        if (!(Number(b.lo) <= c.after[b.y]! && c.after[b.y]! <= Number(b.hi))) bounds[b.y] = [0, 1.1];
+      }
+      const need = caseOf('__y', Object.fromEntries(changed.map((k) => [k, `${c.after[k]} - ${Number(below.find((b) => b.y === k)?.lo ?? 0)}`])));
+      const fallback = changed.filter((k) => bounds[k]![0] === 0 && bounds[k]![1] === 1.1);
+      const needOf = fallback.length ? `CASE WHEN __y IN (${fallback.map(lit).join(', ')}) THEN ${caseOf('__y', c.after)} ELSE ${need} END` : need;
+      await duck.run(
+        `CREATE OR REPLACE TEMP TABLE ${table} AS ` +
+          `SELECT ${PART_COL}, ${POS_COL}, true AS __drop FROM ${table}_c WHERE __u >= ${hi()} ` +
+          `UNION ALL SELECT ${PART_COL}, ${POS_COL}, row_number() OVER (PARTITION BY __y ORDER BY __h, ${PART_COL}, ${POS_COL}) > ${needOf} AS __drop ` +
+          `FROM ${table}_c WHERE __u >= ${lo()} AND __u < ${hi()}`,
+      );
+      await duck.run(`DROP TABLE IF EXISTS ${table}_c`);
       try {
         const dropped = await duck.all<{ p: number; n: number }>(`SELECT ${PART_COL} AS p, count(*)::DOUBLE AS n FROM ${table} WHERE __drop GROUP BY 1`);
         const out: Part[] = [];
