@@ -154,4 +154,4 @@ it(`survives ${KILLS} SIGKILLs of an import at spread-out moments: only whole ve
   await assertCatalogWhole();
   const { referenced } = await allManifests(project);
   expect(walkFiles(dataDirOf(project))).toEqual([...referenced].sort());
-}, 480_000); // ~35 s of CPU on 2 idle cores; minutes when the shared machine is saturated
+}, 480_000); // ~75 s of CPU (mostly 21 CLI startups); minutes when the shared machine is saturated
