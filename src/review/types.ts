@@ -37,4 +37,18 @@ export interface ReviewItemInput {
   routed_in?: string;
   /** for label items: the choices offered */
   labels?: string[];
+  /** for label items: the record field a chosen label is written to (default `label`) */
+  label_field?: string;
+  /** checks an edit must pass: the item's rules, so the UI refuses an edit with the rule's message */
+  rules?: ReviewRule[];
+  /** reviewers needed for this item (default: the store's overlap, 1) */
+  overlap?: number;
+}
+
+/** A rule an edited record must pass: a DuckDB boolean expression over the record's fields. */
+export interface ReviewRule {
+  id: string;
+  /** e.g. `price >= 0`; a NULL result counts as passing, as in SQL CHECK constraints */
+  check: string;
+  message: string;
 }
