@@ -11,6 +11,9 @@ import * as gc from './gc.ts';
 import * as worker from './worker.ts';
 import * as dedup from './dedup.ts';
 import * as demo from './demo.ts';
+import * as models from './models.ts';
+import * as model from './model.ts';
+import * as infer from './infer.ts';
 import * as stats from './stats.ts';
 import * as schemaCmd from './schema.ts';
 import * as drift from './drift.ts';
@@ -18,6 +21,7 @@ import * as split from './split.ts';
 import * as rebalance from './rebalance.ts';
 import * as curateCmd from './curate.ts';
 import * as purge from './purge.ts';
+import * as review from './review.ts';
 
 export function buildProgram(): Command {
   const program = new Command('sluice')
@@ -30,7 +34,7 @@ export function buildProgram(): Command {
     .option('-q, --quiet', 'no progress output')
     .showHelpAfterError()
     .exitOverride();
-  for (const m of [init, importCmd, curateCmd, purge, datasets, exportCmd, tag, gc, dedup, worker, demo, stats, schemaCmd, drift, split, rebalance]) m.register(program);
+  for (const m of [init, importCmd, curateCmd, purge, datasets, exportCmd, tag, gc, dedup, worker, demo, stats, schemaCmd, drift, split, rebalance, models, model, infer, review]) m.register(program);
   program.commands.forEach((c) => c.exitOverride());
   return program;
 }

@@ -144,7 +144,7 @@ describe('compiled feature spec', () => {
     expect(Array.from(out)).toEqual([1, -1, -1, 1, -1, 1, -1, 1, -1, -1, 1, 1]);
     const b = await t.batch({ photo: [png, Buffer.from('not an image')] }, 2);
     expect(b.failed.get(1)).toMatch(/^image photo: cannot decode \(/);
-    expect(Array.from(b.tensors.img!.subarray(0, 12))).toEqual(Array.from(out));
+    expect(Array.from((b.tensors.img as Float32Array).subarray(0, 12))).toEqual(Array.from(out));
   });
 });
 
