@@ -95,3 +95,27 @@ describe('remote model server', () => {
     expect((short as Error).message).toBe(`v2:${server.url}: output y: 2 values for 50 expected`);
   });
 });
+
+describe('batch inference on a remote server', () => {
+  it('dead-letters the rows of a request the server answered with garbage, and scores them when it answers properly', async () => {
+    const { addModel } = await import('../../src/model/registry.ts');
+    const { runInference } = await import('../../src/model/infer/plan.ts');
+    const { scanSql } = await import('../../src/core/dataset.ts');
+    const F = Array.from({ length: 32 }, (_, j) => `f${j}`);
+    await fx.dataset('pool', `SELECT range AS k, ${F.map((f, j) => `(((range + ${j}) % 5) / 4)::FLOAT AS ${f}`).join(', ')} FROM range(20)`);
+    await addModel(fx.project, { file, name: 'mlp', features: { inputs: [{ name: 'x', features: F.map((f) => ({ number: f })) }] } });
+    server.faults.garbage = 'short';
+    const bad = await runInference(fx.project, { model: 'mlp', data: 'pool', output: 'bad', batchSize: 8, remote: { url: server.url, protocol: 'v2', maxBatch: 8 } }, fx.runner);
+    expect(bad.manifest.rows).toBe(0);
+    expect(bad.deadletter?.rows).toBe(20);
+    const duck = await fx.project.duck();
+    const reasons = await duck.all<{ _reason: string }>(`SELECT DISTINCT _reason FROM (${scanSql(fx.project.dataDir, bad.deadletter!)}) ORDER BY 1`);
+    expect(reasons.map((r) => r._reason)).toEqual([`v2:${server.url}: output y: 2 values for 4 expected`, `v2:${server.url}: output y: 2 values for 8 expected`]);
+    server.faults.garbage = false;
+    const good = await runInference(fx.project, { model: 'mlp', data: 'pool', output: 'good', batchSize: 8, remote: { url: server.url, protocol: 'tfserving', maxBatch: 8 } }, fx.runner);
+    expect(good.manifest.rows).toBe(20);
+    expect(good.deadletter).toBeNull();
+    const ys = await duck.all<{ k: number; y: number }>(`SELECT k, y FROM (${scanSql(fx.project.dataDir, good.manifest)}) ORDER BY k`);
+    expect(ys.map((r) => r.y)).toEqual(ys.map((r) => referenceMlp(W, F.map((_, j) => ((r.k + j) % 5) / 4))[0]));
+  });
+});
