@@ -24,12 +24,18 @@ export function register(program: Command): void {
         try {
           const r = await curate(project, pipeline, baseDir, runner, bar.onProgress);
           bar.stop();
-          const total = r.stats.reduce((a, s) => ({ records: a.records + s.records, accepted: a.accepted + s.accepted, quarantined: a.quarantined + s.quarantined }), { records: 0, accepted: 0, quarantined: 0 });
+          const total = r.stats.reduce(
+            (a, s) => ({ records: a.records + s.records, accepted: a.accepted + s.accepted, quarantined: a.quarantined + s.quarantined, review: a.review + s.review }),
+            { records: 0, accepted: 0, quarantined: 0, review: 0 },
+          );
+          const rules: Record<string, number> = {};
+          for (const s of r.stats) for (const [k, v] of Object.entries(s.rules)) rules[k] = (rules[k] ?? 0) + v;
           const summary = {
             dataset: r.manifest ? `${r.manifest.dataset}@${r.manifest.version}` : null,
             rows: r.manifest?.rows ?? null,
             ...total,
-            files: r.stats.map(({ quarantine: _q, ...s }) => s),
+            rules,
+            files: r.stats.map(({ quarantine: _q, reviewFile: _r, ...s }) => s),
             skipped: r.skipped,
             warnings,
           };
@@ -38,11 +44,12 @@ export function register(program: Command): void {
               ? `nothing new: all ${r.skipped.length} file(s) were ingested before`
               : [
                   table(
-                    r.stats.map((s) => [s.source, s.file, s.records, s.accepted, s.quarantined, Object.entries(s.reasons).map(([k, v]) => `${k}:${v}`).join(' ')]),
-                    ['source', 'file', 'records', 'accepted', 'quarantined', 'quarantined by field/reason'],
+                    r.stats.map((s) => [s.source, s.file, s.records, s.accepted, s.quarantined, s.review, Object.entries(s.reasons).map(([k, v]) => `${k}:${v}`).join(' ')]),
+                    ['source', 'file', 'records', 'accepted', 'quarantined', 'review', 'quarantined by field/reason'],
                   ),
+                  ...(Object.keys(rules).length ? ['', `rules fired: ${Object.entries(rules).map(([k, v]) => `${k} ${v}`).join(', ')}`] : []),
                   '',
-                  `${summary.dataset}: ${r.manifest.rows} rows (+${total.accepted} this run); ${total.quarantined} quarantined → ${pipeline.target}-quarantine` +
+                  `${summary.dataset}: ${r.manifest.rows} rows (+${total.accepted} this run); ${total.quarantined} quarantined → ${pipeline.target}-quarantine; ${total.review} for review` +
                     (r.skipped.length ? `; ${r.skipped.length} file(s) already ingested, skipped` : ''),
                 ].join('\n'),
           );

@@ -11,6 +11,9 @@ import type { CommitDraft, Json, MapTask, PlanOutputs, PlanSpec, Stage, TaskCont
 import { parquetWriterOptions } from '../io/parquet.ts';
 import type { Format } from '../io/formats.ts';
 import { compileMapping, targetColumns } from './mapping.ts';
+import { compileRules, refTable } from './rules.ts';
+import { scanSql } from '../core/dataset.ts';
+import { parseRef } from '../core/ref.ts';
 import { fieldMap as fieldMapOf, type Pipeline } from './pipeline.ts';
 import { exportQuery, prepareInput } from './sources.ts';
 import type { BadRecord } from './scan.ts';
@@ -32,6 +35,11 @@ export interface IngestStats {
   records: number;
   accepted: number;
   quarantined: number;
+  /** records routed to a person by a review rule */
+  review: number;
+  /** how many records each rule fired on (any action) */
+  rules: Record<string, number>;
+  reviewFile?: FileEntry;
   reasons: Record<string, number>;
   notes: string[];
   quarantine?: FileEntry;
@@ -68,6 +76,17 @@ async function loadBad(duck: DuckSession, table: string, bad: BadRecord[]): Prom
   a.closeSync();
 }
 
+/** Loads the allowed values of each `ref` rule into a temp table (once per task). */
+async function loadRefTables(ctx: TaskContext, pipeline: Pipeline): Promise<void> {
+  for (const [i, r] of pipeline.rules.entries()) {
+    if (!r.ref) continue;
+    const m = await ctx.catalog.resolve(parseRef(r.ref.dataset));
+    await ctx.duck.run(
+      `CREATE OR REPLACE TEMP TABLE ${ident(refTable(i))} AS SELECT DISTINCT CAST(${ident(r.ref.column ?? r.ref.field)} AS VARCHAR) AS v FROM (${scanSql(ctx.env.dataDir, m)}) WHERE ${ident(r.ref.column ?? r.ref.field)} IS NOT NULL`,
+    );
+  }
+}
+
 export const ingestStage: Stage = {
   name: 'ingest',
 
@@ -95,11 +114,21 @@ export const ingestStage: Stage = {
     // One pass writes every parsed record to the part; the rows that failed the mapping keep their
     // reason and raw text in hidden columns and are removed by the part's deletion file, so the
     // data is read and written once. `_id` and `_source` come from the stored record and line.
-    const sql =
-      `SELECT __rec, __line, ${fields.map(ident).join(', ')}, __reason, CASE WHEN __reason IS NOT NULL THEN ${prepared.rawExpr(rawFields)} END AS __raw FROM (` +
+    const rules = compileRules(pipeline.rules, source.name);
+    await loadRefTables(ctx, pipeline);
+    const mappedSql =
       `SELECT *, ${[...m.outer.slice(0, -1), `${reason} AS __reason`].join(', ')} FROM (` +
       `SELECT *, ${m.typed.join(', ')} FROM (` +
-      `SELECT __rec, __line${keep}, ${m.inputs.join(', ')} FROM ${prepared.relation()})))`;
+      `SELECT __rec, __line${keep}, ${m.inputs.join(', ')} FROM ${prepared.relation()}))`;
+    // Rules run on rows the mapping could read: quarantine rules before review rules.
+    const ruled =
+      `SELECT *, CASE WHEN __reason IS NULL THEN ${rules.quarantine} END AS __rq, CASE WHEN __reason IS NULL THEN ${rules.review} END AS __rr, ` +
+      `CASE WHEN __reason IS NULL THEN ${rules.fired} ELSE []::VARCHAR[] END AS __rules, ${rules.severity} AS __sev ` +
+      `FROM (SELECT *${rules.flags.length ? ', ' + rules.flags.join(', ') : ''} FROM (${mappedSql}))`;
+    const sql =
+      `SELECT __rec, __line, ${fields.map(ident).join(', ')}, __reason, __review, __rules, CASE WHEN __review IS NOT NULL THEN __sev END AS __severity, ` +
+      `CASE WHEN __reason IS NOT NULL OR __review IS NOT NULL THEN ${prepared.rawExpr(rawFields)} END AS __raw FROM (` +
+      `SELECT * REPLACE (COALESCE(__reason, __rq) AS __reason), CASE WHEN __rq IS NULL THEN __rr END AS __review FROM (${ruled}))`;
     const partRel = `${ctx.outDir}/part-0.parquet`;
     try {
       await ctx.duck.run(`COPY (${sql}) TO ${lit(abs(partRel))} (${parquetWriterOptions()})`);
@@ -107,7 +136,7 @@ export const ingestStage: Stage = {
       throw new InputError(`${where}: DuckDB could not read the cleaned records: ${(e as Error).message.split('\n')[0]}`, { cause: e });
     }
     const prefix = lit(input.sha256.slice(0, 16) + ':');
-    const failed = `(SELECT file_row_number AS pos, __rec, __line, __raw, __reason FROM read_parquet(${lit(abs(partRel))}, file_row_number = true) WHERE __reason IS NOT NULL)`;
+    const failed = `(SELECT __rec, __line, __raw, __reason FROM read_parquet(${lit(abs(partRel))}) WHERE __reason IS NOT NULL)`;
     await loadBad(ctx.duck, `${t}_bad`, prepared.bad);
     const qRel = `${ctx.outDir}/quarantine-0.parquet`;
     await ctx.duck.run(
@@ -123,24 +152,36 @@ export const ingestStage: Stage = {
     await ctx.duck.run(`DROP TABLE IF EXISTS ${ident(`${t}_bad`)}; DROP TABLE IF EXISTS ${ident(`${t}_raw`)}; DROP TABLE IF EXISTS ${ident(`${t}_raw_arrow`)}`);
     const file = await describeFile(ctx.duck, ctx.env.dataDir, partRel);
     const quarantine = await describeFile(ctx.duck, ctx.env.dataDir, qRel);
-    const [{ n: nFailed }] = (await ctx.duck.all<{ n: number }>(`SELECT count(*)::BIGINT AS n FROM ${failed}`)) as [{ n: number }];
+    const removed = `(SELECT file_row_number AS pos FROM read_parquet(${lit(abs(partRel))}, file_row_number = true) WHERE __reason IS NOT NULL OR __review IS NOT NULL)`;
+    const [{ n: nRemoved }] = (await ctx.duck.all<{ n: number }>(`SELECT count(*)::BIGINT AS n FROM ${removed}`)) as [{ n: number }];
     let deletes: FileEntry | undefined;
-    if (Number(nFailed) > 0) {
+    if (Number(nRemoved) > 0) {
       const dRel = `${ctx.outDir}/deletes-0.parquet`;
-      await ctx.duck.run(`COPY (SELECT pos FROM ${failed} ORDER BY pos) TO ${lit(abs(dRel))} (${parquetWriterOptions()})`);
+      await ctx.duck.run(`COPY (SELECT pos FROM ${removed} ORDER BY pos) TO ${lit(abs(dRel))} (${parquetWriterOptions()})`);
       deletes = await describeFile(ctx.duck, ctx.env.dataDir, dRel);
     }
+    // Records waiting for a person: written beside the part, turned into review items after the commit.
+    const rRel = `${ctx.outDir}/review-0.parquet`;
+    await ctx.duck.run(
+      `COPY (SELECT ${prefix} || __rec AS _id, {'source': ${lit(source.name)}, 'file': ${lit(input.file)}, 'record': __rec, 'line': __line} AS _source, ` +
+        `${fields.map(ident).join(', ')}, __review AS reason, __rules AS rules, __severity AS severity FROM read_parquet(${lit(abs(partRel))}) WHERE __review IS NOT NULL ORDER BY __rec) ` +
+        `TO ${lit(abs(rRel))} (${parquetWriterOptions()})`,
+    );
+    const review = await describeFile(ctx.duck, ctx.env.dataDir, rRel);
+    const ruleRows = await ctx.duck.all<{ rule: string; n: number }>(
+      `SELECT rule, count(*)::BIGINT AS n FROM (SELECT unnest(__rules) AS rule FROM read_parquet(${lit(abs(partRel))})) GROUP BY ALL ORDER BY ALL`,
+    );
     const part: Part = {
       ...file,
       ...(deletes ? { deletes } : {}),
       lineage: { prefix: input.sha256.slice(0, 16), source: source.name, file: input.file, first: 1, record_column: '__rec', line_column: '__line' },
-      hidden: ['__reason', '__raw'],
+      hidden: ['__reason', '__review', '__rules', '__severity', '__raw'],
     };
     const accepted = file.rows - (deletes?.rows ?? 0);
     // The accounting invariant: every record the independent pass counted ends in exactly one place.
-    if (accepted + quarantine.rows !== prepared.records) {
+    if (accepted + quarantine.rows + review.rows !== prepared.records) {
       throw new InternalError(
-        `${where}: ${prepared.records} records read, but ${accepted} accepted + ${quarantine.rows} quarantined = ${accepted + quarantine.rows}`,
+        `${where}: ${prepared.records} records read, but ${accepted} accepted + ${quarantine.rows} quarantined + ${review.rows} for review = ${accepted + quarantine.rows + review.rows}`,
         { hint: 'this is a bug in sluice; please report it with the file' },
       );
     }
@@ -152,6 +193,9 @@ export const ingestStage: Stage = {
       records: prepared.records,
       accepted,
       quarantined: quarantine.rows,
+      review: review.rows,
+      rules: Object.fromEntries(ruleRows.map((r) => [r.rule, Number(r.n)])),
+      reviewFile: review,
       reasons: Object.fromEntries(reasonRows.map((r) => [r.reason, Number(r.n)])),
       notes: prepared.notes,
       quarantine,
@@ -167,7 +211,7 @@ export const ingestStage: Stage = {
     const newParts = plan.maps.map((m) => (outputs.maps.get(m.id)!.parts as Part[])[0]!).filter((p) => p.rows - (p.deletes?.rows ?? 0) > 0);
     const keepHead = reuse && head !== null;
     const parts = keepHead ? [...head.parts, ...newParts] : newParts;
-    const ingested = [...(keepHead ? ((head.extra?.ingested as IngestStats[] | undefined) ?? []) : []), ...stats.map(({ quarantine: _q, ...s }) => s)];
+    const ingested = [...(keepHead ? ((head.extra?.ingested as IngestStats[] | undefined) ?? []) : []), ...stats.map(({ quarantine: _q, reviewFile: _r, ...s }) => s)];
     const licences: Licence[] = pipeline.sources
       .filter((s) => s.licence)
       .map((s) => ({ source: s.name, owner: s.licence!.owner, licence: s.licence!.licence, ...(s.licence!.expires ? { expires: s.licence!.expires } : {}), ...(s.licence!.uses ? { uses: s.licence!.uses } : {}) }));
@@ -186,7 +230,11 @@ export const ingestStage: Stage = {
       config_hash: configHash(pipeline),
       config: pipeline as unknown as Json,
       licences,
-      extra: { ingested, run: { files: stats.length, records: sum(stats, 'records'), accepted: sum(stats, 'accepted'), quarantined: sum(stats, 'quarantined') } },
+      extra: {
+        ingested,
+        run: { files: stats.length, records: sum(stats, 'records'), accepted: sum(stats, 'accepted'), quarantined: sum(stats, 'quarantined'), review: sum(stats, 'review') },
+        review_files: stats.flatMap((s) => (s.reviewFile && s.reviewFile.rows > 0 ? [s.reviewFile] : [])),
+      },
       companions: [
         {
           dataset: `${plan.dataset}-quarantine`,
@@ -202,6 +250,6 @@ export const ingestStage: Stage = {
   },
 };
 
-function sum(xs: IngestStats[], k: 'records' | 'accepted' | 'quarantined'): number {
+function sum(xs: IngestStats[], k: 'records' | 'accepted' | 'quarantined' | 'review'): number {
   return xs.reduce((n, x) => n + x[k], 0);
 }

@@ -5,14 +5,8 @@ import { ConfigError } from '../core/errors.ts';
 import { ident, lit } from '../engine/duckdb.ts';
 import { fieldMap, type FieldMap, type Pipeline, type Source, type TargetField } from './pipeline.ts';
 
-export const DUCK_TYPES: Record<TargetField['type'], string> = {
-  string: 'VARCHAR',
-  int: 'BIGINT',
-  float: 'DOUBLE',
-  bool: 'BOOLEAN',
-  date: 'DATE',
-  timestamp: 'TIMESTAMP',
-};
+export { DUCK_TYPES } from './field-types.ts';
+import { DUCK_TYPES } from './field-types.ts';
 
 const TRUE_WORDS = ['true', 't', 'yes', 'y', '1', 'on'];
 const FALSE_WORDS = ['false', 'f', 'no', 'n', '0', 'off'];

@@ -5,8 +5,9 @@ import { z } from 'zod';
 import { loadYaml } from '../core/config.ts';
 import { ConfigError } from '../core/errors.ts';
 
-export const FIELD_TYPES = ['string', 'int', 'float', 'bool', 'date', 'timestamp'] as const;
-export type FieldType = (typeof FIELD_TYPES)[number];
+import { FIELD_TYPES } from './field-types.ts';
+import { RuleSchema, checkRules } from './rules.ts';
+export { FIELD_TYPES, type FieldType } from './field-types.ts';
 
 export const TargetFieldSchema = z
   .object({
@@ -81,6 +82,8 @@ export const PipelineSchema = z
     description: z.string().optional(),
     schema: z.array(TargetFieldSchema).min(1),
     sources: z.array(SourceSchema).min(1),
+    /** validation rules over the mapped fields (quarantine, review or warn) */
+    rules: z.array(RuleSchema).default([]),
     options: z
       .object({
         max_record_bytes: z.number().int().positive().default(8 << 20),
@@ -111,6 +114,7 @@ export function checkPipeline(p: Pipeline, where: string): Pipeline {
       }
     }
   }
+  checkRules(p, p.rules, where);
   return p;
 }
 

@@ -98,7 +98,7 @@ describe('ingest of the golden fixture', () => {
     ]);
     expect(m.schema.find((c) => c.name === 'big')!.description).toBe('derived');
     expect(m.licences).toEqual([{ source: 'app-events', owner: 'app-team', licence: 'internal' }]);
-    expect(m.extra!.run).toEqual({ files: 5, records: 26, accepted: 9, quarantined: 17 });
+    expect(m.extra!.run).toEqual({ files: 5, records: 26, accepted: 9, quarantined: 17, review: 0 });
   });
 
   it('notes the renamed duplicate header and the empty file', () => {

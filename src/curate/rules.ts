@@ -1,0 +1,114 @@
+// Validation rules: each has an id, a message and an action (quarantine, review, warn), and is
+// compiled to a DuckDB boolean over the typed fields, so every rule runs vectorized in one pass.
+import { z } from 'zod';
+import { ConfigError } from '../core/errors.ts';
+import { ident, lit } from '../engine/duckdb.ts';
+import { DUCK_TYPES, FIELD_TYPES } from './field-types.ts';
+import type { Pipeline } from './pipeline.ts';
+
+const scalar = z.union([z.string(), z.number(), z.boolean()]);
+
+export const RuleSchema = z
+  .object({
+    id: z.string().regex(/^[A-Za-z0-9_.:-]+$/, 'a rule id: letters, digits, _ . : -'),
+    message: z.string().optional(),
+    action: z.enum(['quarantine', 'review', 'warn']).default('quarantine'),
+    /** review priority: higher is served first */
+    severity: z.number().int().min(0).max(100).default(1),
+    /** only for these sources (default: all) */
+    sources: z.array(z.string()).optional(),
+    not_null: z.string().optional(),
+    type: z.object({ field: z.string(), type: z.enum(FIELD_TYPES) }).strict().optional(),
+    range: z.object({ field: z.string(), min: z.number().optional(), max: z.number().optional() }).strict().optional(),
+    regex: z.object({ field: z.string(), pattern: z.string() }).strict().optional(),
+    enum: z.object({ field: z.string(), values: z.array(scalar).min(1) }).strict().optional(),
+    /** a SQL expression over the target fields that must not be false */
+    sql: z.string().optional(),
+    /** the value must exist in another dataset: `dataset` is a ref, `column` defaults to the field */
+    ref: z.object({ field: z.string(), dataset: z.string(), column: z.string().optional() }).strict().optional(),
+  })
+  .strict()
+  .refine((r) => ['not_null', 'type', 'range', 'regex', 'enum', 'sql', 'ref'].filter((k) => r[k as keyof typeof r] !== undefined).length === 1, {
+    message: 'give exactly one check: not_null, type, range, regex, enum, sql or ref',
+  });
+export type Rule = z.infer<typeof RuleSchema>;
+
+/** The table a `ref` rule reads its allowed values from (loaded once per task). */
+export const refTable = (i: number) => `__ref_${i}`;
+
+function fieldOf(r: Rule): string | undefined {
+  return r.not_null ?? r.type?.field ?? r.range?.field ?? r.regex?.field ?? r.enum?.field ?? r.ref?.field;
+}
+
+/** Checks rule fields against the target schema; throws ConfigError naming the rule. */
+export function checkRules(p: Pipeline, rules: Rule[], where: string): void {
+  const names = new Set(p.schema.map((f) => f.name));
+  const ids = new Set<string>();
+  for (const [i, r] of rules.entries()) {
+    if (ids.has(r.id)) throw new ConfigError(`${where}: rules.${i}.id: ${r.id} is used twice`);
+    ids.add(r.id);
+    const f = fieldOf(r);
+    if (f && !names.has(f)) throw new ConfigError(`${where}: rules.${i} (${r.id}): ${f} is not a field of the target schema`, { hint: `fields: ${[...names].join(', ')}` });
+    for (const s of r.sources ?? []) {
+      if (!p.sources.some((x) => x.name === s)) throw new ConfigError(`${where}: rules.${i} (${r.id}): no source named ${s}`);
+    }
+  }
+}
+
+/** SQL that is true when the row breaks the rule (NULLs break only not_null). */
+export function violation(r: Rule, i: number): string {
+  const f = (name: string) => ident(name);
+  if (r.not_null) return `${f(r.not_null)} IS NULL`;
+  if (r.type) return `${f(r.type.field)} IS NOT NULL AND TRY_CAST(${f(r.type.field)} AS ${DUCK_TYPES[r.type.type]}) IS NULL`;
+  if (r.range) {
+    const parts = [
+      ...(r.range.min !== undefined ? [`${f(r.range.field)} < ${r.range.min}`] : []),
+      ...(r.range.max !== undefined ? [`${f(r.range.field)} > ${r.range.max}`] : []),
+    ];
+    return parts.length ? `COALESCE(${parts.join(' OR ')}, false)` : 'false';
+  }
+  if (r.regex) return `COALESCE(NOT regexp_full_match(CAST(${f(r.regex.field)} AS VARCHAR), ${lit(r.regex.pattern)}), false)`;
+  if (r.enum) return `COALESCE(CAST(${f(r.enum.field)} AS VARCHAR) NOT IN (${r.enum.values.map((v) => lit(String(v))).join(', ')}), false)`;
+  if (r.sql) return `NOT COALESCE((${r.sql}), true)`;
+  if (r.ref) return `${f(r.ref.field)} IS NOT NULL AND CAST(${f(r.ref.field)} AS VARCHAR) NOT IN (SELECT v FROM ${ident(refTable(i))})`;
+  return 'false';
+}
+
+export function describeRule(r: Rule): string {
+  if (r.message) return r.message;
+  if (r.not_null) return `${r.not_null} is required`;
+  if (r.type) return `${r.type.field} must be a ${r.type.type}`;
+  if (r.range) return `${r.range.field} must be${r.range.min !== undefined ? ` ≥ ${r.range.min}` : ''}${r.range.max !== undefined ? ` ≤ ${r.range.max}` : ''}`;
+  if (r.regex) return `${r.regex.field} must match ${r.regex.pattern}`;
+  if (r.enum) return `${r.enum.field} must be one of ${r.enum.values.join(', ')}`;
+  if (r.sql) return `${r.sql} must hold`;
+  if (r.ref) return `${r.ref.field} must exist in ${r.ref.dataset}`;
+  return r.id;
+}
+
+export interface CompiledRules {
+  /** SELECT list adding one boolean per rule (`__v_<i>`) over the typed fields */
+  flags: string[];
+  /** SQL of the quarantine message (NULL if no quarantine rule fired) */
+  quarantine: string;
+  /** SQL of the review message */
+  review: string;
+  /** SQL list of the ids of the rules that fired (any action) */
+  fired: string;
+  /** SQL of the highest severity among fired review rules */
+  severity: string;
+}
+
+/** Compiles the rules that apply to `source` (others are constant false). */
+export function compileRules(rules: Rule[], source: string): CompiledRules {
+  const applies = rules.map((r) => !r.sources || r.sources.includes(source));
+  const flags = rules.map((r, i) => `${applies[i] ? violation(r, i) : 'false'} AS ${ident(`__v_${i}`)}`);
+  const v = (i: number) => ident(`__v_${i}`);
+  const msg = (action: Rule['action']) => {
+    const parts = rules.flatMap((r, i) => (r.action === action ? [`CASE WHEN ${v(i)} THEN ${lit(`rule ${r.id}: ${describeRule(r)}`)} END`] : []));
+    return parts.length ? `NULLIF(concat_ws('; ', ${parts.join(', ')}), '')` : 'NULL::VARCHAR';
+  };
+  const fired = rules.length ? `list_filter([${rules.map((r, i) => `CASE WHEN ${v(i)} THEN ${lit(r.id)} END`).join(', ')}], x -> x IS NOT NULL)` : '[]::VARCHAR[]';
+  const sev = rules.flatMap((r, i) => (r.action === 'review' ? [`CASE WHEN ${v(i)} THEN ${r.severity} ELSE 0 END`] : []));
+  return { flags, quarantine: msg('quarantine'), review: msg('review'), fired, severity: sev.length ? `greatest(${sev.join(', ')})` : '0' };
+}
