@@ -187,13 +187,14 @@ function queueList() {
 
 function render() {
   const root = document.getElementById('app');
-  root.replaceChildren(
+  root.replaceChildren(...[
     h('header', {}, h('h1', {}, 'sluice review'), h('span', { class: 'muted' }, `${state.me.name} (${state.me.role})`), filters()),
     progressPanel(),
     state.message ? h('p', { class: 'message' }, state.message) : null,
     state.error ? h('p', { class: 'error', role: 'alert' }, state.error) : null,
     h('main', {}, queueList(), itemPanel()),
-    h('footer', { class: 'muted' }, 'keys: a accept · r reject · e edit · 1–9 label · n/j next · v next variant · Esc cancel'));
+    h('footer', { class: 'muted' }, 'keys: a accept · r reject · e edit · 1–9 label · n/j next · v next variant · Esc cancel'),
+  ].filter(Boolean));
   if (state.editing) document.querySelector('#edit input')?.focus();
 }
 

@@ -39,7 +39,7 @@ function webFiles(): { index: string; csp: string; files: Map<string, { body: st
   // The bootstrap script is inline (a page load cannot send the token); the CSP allows exactly it.
   const inline = /<script type="module">([\s\S]*?)<\/script>/.exec(index)?.[1] ?? '';
   const hash = createHash('sha256').update(inline).digest('base64');
-  const csp = `default-src 'none'; script-src 'sha256-${hash}' blob:; style-src 'unsafe-inline'; img-src blob:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`;
+  const csp = `default-src 'none'; script-src 'sha256-${hash}' blob:; style-src 'unsafe-inline'; img-src blob: data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`;
   const files = new Map([
     ['/app.js', { body: readFileSync(join(WEB, 'app.js'), 'utf8'), type: 'text/javascript; charset=utf-8' }],
     ['/style.css', { body: readFileSync(join(WEB, 'style.css'), 'utf8'), type: 'text/css; charset=utf-8' }],
