@@ -1,6 +1,5 @@
 // `sluice worker --redis URL [--pg URL]`: a scale-out worker for plans run with --runner redis://….
 import type { Command } from 'commander';
-import { startWorker } from '../engine/runners/worker.ts';
 import { globals, intOption } from './common.ts';
 
 export function register(program: Command): void {
@@ -16,6 +15,7 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExample:\n  $ sluice worker --redis redis://10.0.0.5:6379 --pg postgres://10.0.0.5/sluice --concurrency 2\n  (the data folder must be shared at the same path on every machine)')
     .action(async (opts: { redis: string; pg?: string; concurrency: number; queue: string; lockMs: number; inProcess?: boolean }, cmd: Command) => {
       const g = globals(cmd);
+      const { startWorker } = await import('../engine/runners/worker.ts');
       const worker = await startWorker({
         redisUrl: opts.redis,
         ...(opts.pg ? { postgres: opts.pg } : {}),

@@ -8,7 +8,6 @@ import pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { ConfigError, InputError } from '../core/errors.ts';
 import { ident, lit, type DuckSession } from '../engine/duckdb.ts';
-import { loadArrowIpc } from '../io/arrow.ts';
 import { jsonReader } from '../io/json.ts';
 import { parquetReader } from '../io/parquet.ts';
 import type { Format } from '../io/formats.ts';
@@ -113,7 +112,7 @@ export async function prepareInput(
   // Typed formats: DuckDB reads the whole file (a malformed file fails here, before any commit).
   let reader: string;
   if (format === 'arrow') {
-    await loadArrowIpc(duck, path, `${temp}_arrow`);
+    await (await import('../io/arrow.ts')).loadArrowIpc(duck, path, `${temp}_arrow`);
     reader = ident(`${temp}_arrow`);
   } else reader = format === 'json' ? jsonReader(path, 'array') : parquetReader(path);
   try {

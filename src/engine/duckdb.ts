@@ -1,15 +1,24 @@
 // A DuckDB session: one instance per process with the thread budget applied, extension
 // downloads off, SQL helpers, and results streamed in chunks for steps written in TypeScript.
-import { DuckDBInstance, DuckDBTypeId, JsonDuckDBValueConverter, type DuckDBConnection, type DuckDBValue, type DuckDBValueConverter, type Json } from '@duckdb/node-api';
+import type { DuckDBInstance, DuckDBConnection, DuckDBValue, DuckDBValueConverter, Json } from '@duckdb/node-api';
+
+// The native module takes about a second to load: it is loaded when the first session opens, so
+// commands that never touch data (help, version, review, serve) start fast.
+type DuckModule = typeof import('@duckdb/node-api');
+let duckModule: Promise<DuckModule> | undefined;
+const loadDuck = (): Promise<DuckModule> => (duckModule ??= import('@duckdb/node-api'));
 
 /** DuckDB's JSON conversion, except that whole numbers come back as numbers when they are exact. */
-const toJsonish: DuckDBValueConverter<Json> = (value, type, converter) => {
-  if (value !== null && (type.typeId === DuckDBTypeId.BIGINT || type.typeId === DuckDBTypeId.UBIGINT || type.typeId === DuckDBTypeId.HUGEINT)) {
-    const n = Number(value as bigint);
-    return Number.isSafeInteger(n) ? n : String(value);
-  }
-  return JsonDuckDBValueConverter(value, type, converter);
-};
+function jsonish(mod: DuckModule): DuckDBValueConverter<Json> {
+  const { DuckDBTypeId, JsonDuckDBValueConverter } = mod;
+  return (value, type, converter) => {
+    if (value !== null && (type.typeId === DuckDBTypeId.BIGINT || type.typeId === DuckDBTypeId.UBIGINT || type.typeId === DuckDBTypeId.HUGEINT)) {
+      const n = Number(value as bigint);
+      return Number.isSafeInteger(n) ? n : String(value);
+    }
+    return JsonDuckDBValueConverter(value, type, converter);
+  };
+}
 import { InputError } from '../core/errors.ts';
 
 export interface SessionOptions {
@@ -29,6 +38,7 @@ export class DuckSession {
   private constructor(
     private readonly instance: DuckDBInstance,
     readonly conn: DuckDBConnection,
+    private readonly toJsonish: DuckDBValueConverter<Json>,
   ) {}
 
   static async open(options: SessionOptions = {}): Promise<DuckSession> {
@@ -39,8 +49,9 @@ export class DuckSession {
     if (options.threads) config.threads = String(options.threads);
     if (options.memoryLimit) config.memory_limit = options.memoryLimit;
     if (options.tempDirectory) config.temp_directory = options.tempDirectory;
-    const instance = await DuckDBInstance.create(':memory:', config);
-    return new DuckSession(instance, await instance.connect());
+    const mod = await loadDuck();
+    const instance = await mod.DuckDBInstance.create(':memory:', config);
+    return new DuckSession(instance, await instance.connect(), jsonish(mod));
   }
 
   async run(sql: string, values?: DuckDBValue[]): Promise<void> {
@@ -50,7 +61,7 @@ export class DuckSession {
   /** All rows as JSON-friendly objects (BIGINT as number when safe, timestamps as strings). */
   async all<T = Record<string, unknown>>(sql: string, values?: DuckDBValue[]): Promise<T[]> {
     const r = await this.conn.runAndReadAll(sql, values);
-    return r.convertRowObjects(toJsonish) as T[];
+    return r.convertRowObjects(this.toJsonish) as T[];
   }
 
   async one<T = Record<string, unknown>>(sql: string, values?: DuckDBValue[]): Promise<T> {

@@ -8,10 +8,8 @@ import { lit } from '../engine/duckdb.ts';
 import { csvWriterOptions, spreadsheetSafeColumns } from './csv.ts';
 import { jsonlWriterOptions } from './json.ts';
 import { parquetWriterOptions } from './parquet.ts';
-import { writeArrowIpc } from './arrow.ts';
 import type { ExportFormat } from './formats.ts';
-import { writeTfRecord } from './tfrecord.ts';
-import { writeWebDataset, type WebDatasetOptions } from './webdataset.ts';
+import type { WebDatasetOptions } from './webdataset.ts';
 import { UsageError } from '../core/errors.ts';
 
 export async function exportVersion(
@@ -44,17 +42,17 @@ export async function exportVersion(
       break;
     }
     case 'arrow':
-      await writeArrowIpc(duck, flat, path);
+      await (await import('./arrow.ts')).writeArrowIpc(duck, flat, path);
       break;
     case 'json':
       throw new UsageError('export to a single JSON array is not offered', { hint: 'use --format jsonl' });
     case 'tfrecord':
-      await writeTfRecord(duck, src, path);
+      await (await import('./tfrecord.ts')).writeTfRecord(duck, src, path);
       break;
     case 'webdataset': {
       // `out` is a folder of shards
       if (!options.imageColumn) throw new UsageError('--format webdataset needs --image-column <col> (a BLOB of image bytes or a VARCHAR path)');
-      const { shards } = await writeWebDataset(duck, src, path, { shardSize: options.shardSize ?? 1000, imageColumn: options.imageColumn });
+      const { shards } = await (await import('./webdataset.ts')).writeWebDataset(duck, src, path, { shardSize: options.shardSize ?? 1000, imageColumn: options.imageColumn });
       return { ref: `${m.dataset}@${m.version}`, rows: m.rows, path, shards };
     }
   }

@@ -5,7 +5,6 @@ import type { DuckSession } from '../engine/duckdb.ts';
 import { csvReader } from './csv.ts';
 import { jsonReader } from './json.ts';
 import { parquetReader } from './parquet.ts';
-import { loadArrowIpc } from './arrow.ts';
 import { detectFormat, type Format } from './formats.ts';
 
 /**
@@ -41,7 +40,7 @@ export async function readerSql(session: DuckSession, path: string, format: Form
     case 'parquet':
       return parquetReader(path);
     case 'arrow':
-      await loadArrowIpc(session, path, tempName);
+      await (await import('./arrow.ts')).loadArrowIpc(session, path, tempName);
       return `"${tempName}"`;
   }
 }
