@@ -37,7 +37,14 @@ export function sessionFor(path: string, sha256: string, threads: number, column
   const key = `${sha256}|${threads}|${columnInputs.join(',')}`;
   let s = sessions.get(key);
   if (!s) {
-    const opts: ort.InferenceSession.SessionOptions = { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' };
+    // No spinning between runs: ORT's idle threads would burn the cores DuckDB is reading the next batch on.
+    const opts: ort.InferenceSession.SessionOptions = {
+      intraOpNumThreads: threads,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      graphOptimizationLevel: 'all',
+      extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
+    };
     const create = columnInputs.length ? ort.InferenceSession.create(withColumnInputs(readFileSync(path), columnInputs), opts) : ort.InferenceSession.create(path, opts);
     s = create.catch((e: Error) => {
       sessions.delete(key);
