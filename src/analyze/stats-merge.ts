@@ -6,6 +6,8 @@ import { KMV_SIZE, LOW_CARDINALITY, QUANTILES, type ColumnSpec, type Partial1, t
 /** Fine bins per numeric column in pass 2; the report shows them merged into DISPLAY_BINS. */
 export const FINE_BINS = 1000;
 export const DISPLAY_BINS = 20;
+/** Share of distinct values past which a string column counts as near-unique (no top-k on one part). */
+export const NEAR_UNIQUE = 0.5;
 
 export interface ColumnStats {
   name: string;
@@ -107,7 +109,9 @@ export function plan2(merged: Merged1[], multiPart: boolean): Pass2Column[] {
       spec.values = true;
     } else if (m.kind === 'string') {
       spec.values = lowCard;
-      spec.top = !lowCard;
+      // a near-unique column (ids, free text) has no meaningful top values: on one part skip the
+      // GROUP BY and keep the HLL distinct estimate; across parts the sketch needs the grouping anyway
+      spec.top = !lowCard && (multiPart || m.approxDistinct < NEAR_UNIQUE * m.n);
       spec.kmv = multiPart && !lowCard;
     } else if (m.kind === 'time') {
       spec.kmv = multiPart;
