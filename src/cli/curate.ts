@@ -30,7 +30,10 @@ export function register(program: Command): void {
           );
           const rules: Record<string, number> = {};
           for (const s of r.stats) for (const [k, v] of Object.entries(s.rules)) rules[k] = (rules[k] ?? 0) + v;
+          const run = (r.manifest?.extra?.run ?? {}) as { duplicates?: number; superseded?: number };
           const summary = {
+            duplicates: run.duplicates ?? 0,
+            superseded: run.superseded ?? 0,
             dataset: r.manifest ? `${r.manifest.dataset}@${r.manifest.version}` : null,
             rows: r.manifest?.rows ?? null,
             ...total,
@@ -50,6 +53,7 @@ export function register(program: Command): void {
                   ...(Object.keys(rules).length ? ['', `rules fired: ${Object.entries(rules).map(([k, v]) => `${k} ${v}`).join(', ')}`] : []),
                   '',
                   `${summary.dataset}: ${r.manifest.rows} rows (+${total.accepted} this run); ${total.quarantined} quarantined → ${pipeline.target}-quarantine; ${total.review} for review` +
+                    (pipeline.dedupe ? `; ${summary.duplicates} duplicates → ${pipeline.target}-duplicates (${summary.superseded} older rows superseded)` : '') +
                     (r.skipped.length ? `; ${r.skipped.length} file(s) already ingested, skipped` : ''),
                 ].join('\n'),
           );

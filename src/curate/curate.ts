@@ -55,6 +55,7 @@ export async function planCurate(project: Project, pipeline: Pipeline, baseDir: 
   const config: IngestConfig = { pipeline, reuse };
   return {
     plan: {
+      ...(pipeline.dedupe ? { shuffle: { key: ['__dkey'], partitions: pipeline.dedupe.partitions }, reduce: true } : {}),
       runId: runIdFor({ stage: 'ingest', dataset: pipeline.target, parent, config, inputs }),
       stage: 'ingest',
       dataset: pipeline.target,

@@ -12,6 +12,7 @@ import { parquetWriterOptions } from '../io/parquet.ts';
 import type { Format } from '../io/formats.ts';
 import { compileMapping, targetColumns } from './mapping.ts';
 import { compileRules, refTable } from './rules.ts';
+import { DUPLICATES_SCHEMA, reduceDuplicates, shuffleAccepted } from './dedupe.ts';
 import { scanSql } from '../core/dataset.ts';
 import { parseRef } from '../core/ref.ts';
 import { fieldMap as fieldMapOf, type Pipeline } from './pipeline.ts';
@@ -186,6 +187,9 @@ export const ingestStage: Stage = {
       );
     }
     ctx.progress(1, 1);
+    const shuffle = pipeline.dedupe
+      ? await shuffleAccepted(ctx.duck, ctx.env.dataDir, ctx.outDir, pipeline, pipeline.dedupe, part, source.priority, input.source)
+      : undefined;
     const stats: IngestStats = {
       source: source.name,
       file: input.file,
@@ -200,7 +204,17 @@ export const ingestStage: Stage = {
       notes: prepared.notes,
       quarantine,
     };
-    return { parts: [part as unknown as FileEntry], stats: stats as unknown as Json };
+    return { parts: [part as unknown as FileEntry], stats: stats as unknown as Json, ...(shuffle ? { shuffle } : {}) };
+  },
+
+  async reduce(ctx, partition, inputs) {
+    const { pipeline, reuse } = ctx.plan.config as unknown as IngestConfig;
+    const head = reuse && ctx.plan.parent !== null ? await ctx.catalog.manifest(ctx.plan.dataset, ctx.plan.parent) : null;
+    const r = await reduceDuplicates(ctx.duck, ctx.env.dataDir, ctx.outDir, pipeline, pipeline.dedupe!, partition, inputs, head);
+    return {
+      parts: r.part && r.part.rows > 0 ? [r.part] : [],
+      stats: { dropped: r.dropped, superseded: r.superseded, duplicates: r.duplicates as unknown as Json },
+    };
   },
 
   rebase: () => false,
@@ -210,7 +224,12 @@ export const ingestStage: Stage = {
     const stats = plan.maps.map((m) => outputs.maps.get(m.id)!.stats as unknown as IngestStats);
     const newParts = plan.maps.map((m) => (outputs.maps.get(m.id)!.parts as Part[])[0]!).filter((p) => p.rows - (p.deletes?.rows ?? 0) > 0);
     const keepHead = reuse && head !== null;
-    const parts = keepHead ? [...head.parts, ...newParts] : newParts;
+    // With dedupe the reduce tasks wrote the final parts (the head's rows took part in them).
+    const reduced = [...outputs.reduces.values()];
+    const parts = pipeline.dedupe ? reduced.flatMap((o) => (o.parts ?? []) as Part[]) : keepHead ? [...head.parts, ...newParts] : newParts;
+    const dupFiles = reduced.map((o) => (o.stats as { duplicates: FileEntry | null }).duplicates).filter((f): f is FileEntry => Boolean(f && f.rows > 0));
+    const dropped = reduced.reduce((n, o) => n + Number((o.stats as { dropped: number }).dropped), 0);
+    const superseded = reduced.reduce((n, o) => n + Number((o.stats as { superseded: number }).superseded), 0);
     const ingested = [...(keepHead ? ((head.extra?.ingested as IngestStats[] | undefined) ?? []) : []), ...stats.map(({ quarantine: _q, reviewFile: _r, ...s }) => s)];
     const licences: Licence[] = pipeline.sources
       .filter((s) => s.licence)
@@ -232,7 +251,14 @@ export const ingestStage: Stage = {
       licences,
       extra: {
         ingested,
-        run: { files: stats.length, records: sum(stats, 'records'), accepted: sum(stats, 'accepted'), quarantined: sum(stats, 'quarantined'), review: sum(stats, 'review') },
+        run: {
+          files: stats.length,
+          records: sum(stats, 'records'),
+          accepted: sum(stats, 'accepted') - dropped,
+          quarantined: sum(stats, 'quarantined'),
+          review: sum(stats, 'review'),
+          ...(pipeline.dedupe ? { duplicates: dropped, superseded } : {}),
+        },
         review_files: stats.flatMap((s) => (s.reviewFile && s.reviewFile.rows > 0 ? [s.reviewFile] : [])),
       },
       companions: [
@@ -245,6 +271,9 @@ export const ingestStage: Stage = {
           licences,
           replace: !keepHead,
         },
+        ...(pipeline.dedupe
+          ? [{ dataset: `${plan.dataset}-duplicates`, parts: dupFiles, schema: DUPLICATES_SCHEMA, operation: 'duplicates', config_hash: configHash(pipeline), licences, replace: !keepHead }]
+          : []),
       ],
     };
   },

@@ -7,6 +7,7 @@ import { ConfigError } from '../core/errors.ts';
 
 import { FIELD_TYPES } from './field-types.ts';
 import { RuleSchema, checkRules } from './rules.ts';
+import { DedupeSchema } from './dedupe.ts';
 export { FIELD_TYPES, type FieldType } from './field-types.ts';
 
 export const TargetFieldSchema = z
@@ -84,6 +85,8 @@ export const PipelineSchema = z
     sources: z.array(SourceSchema).min(1),
     /** validation rules over the mapped fields (quarantine, review or warn) */
     rules: z.array(RuleSchema).default([]),
+    /** drop duplicate records (exact, or by key with a keep policy), across files and runs */
+    dedupe: DedupeSchema.optional(),
     options: z
       .object({
         max_record_bytes: z.number().int().positive().default(8 << 20),
@@ -115,6 +118,9 @@ export function checkPipeline(p: Pipeline, where: string): Pipeline {
     }
   }
   checkRules(p, p.rules, where);
+  for (const f of [...(p.dedupe?.key ?? []), ...(p.dedupe?.by ? [p.dedupe.by] : [])]) {
+    if (!names.has(f)) throw new ConfigError(`${where}: dedupe: ${f} is not a field of the target schema`, { hint: `fields: ${[...names].join(', ')}` });
+  }
   return p;
 }
 

@@ -1,0 +1,113 @@
+// Duplicates: exact (a hash of the mapped fields) or by key, with a keep policy (first seen, latest
+// by a field, highest source priority). Runs as the curate plan's shuffle and reduce, so a key's
+// rows meet in one reduce task whatever file or run they came from; every dropped row records the
+// `_id` it duplicates.
+import { z } from 'zod';
+import type { FileEntry, Manifest, Part } from '../core/manifest.ts';
+import { describeFile, partSql, scanSql } from '../core/dataset.ts';
+import { safeJoin } from '../core/names.ts';
+import { ident, lit, type DuckSession } from '../engine/duckdb.ts';
+import { readShuffle, writeShuffle } from '../engine/shuffle.ts';
+import { parquetWriterOptions } from '../io/parquet.ts';
+import type { Pipeline } from './pipeline.ts';
+
+export const DedupeSchema = z
+  .object({
+    /** key fields; omit for exact duplicates (all mapped fields equal) */
+    key: z.array(z.string()).min(1).optional(),
+    keep: z.enum(['first', 'latest', 'priority']).default('first'),
+    /** for keep: latest — the field whose largest value wins */
+    by: z.string().optional(),
+    partitions: z.number().int().min(1).max(256).default(4),
+  })
+  .strict()
+  .refine((d) => d.keep !== 'latest' || Boolean(d.by), { message: 'keep: latest needs `by: <field>`' });
+export type Dedupe = z.infer<typeof DedupeSchema>;
+
+/** The SQL of a row's duplicate key over the mapped fields. */
+export function dedupeKey(p: Pipeline, d: Dedupe): string {
+  const fields = d.key ?? p.schema.map((f) => f.name);
+  return `md5(to_json([${fields.map((f) => `CAST(${ident(f)} AS VARCHAR)`).join(', ')}]))`;
+}
+
+/** Hidden ordering columns every shuffled row carries: source priority, then seen order. */
+export function orderColumns(priority: number, sourceIndex: number): string {
+  return `${priority} AS __priority, ${sourceIndex} AS __src, _source.file AS __file, _source.record AS __recno`;
+}
+
+/** Map side: the accepted rows of a part, hash-partitioned by their duplicate key. */
+export async function shuffleAccepted(
+  duck: DuckSession,
+  dataDir: string,
+  outDir: string,
+  p: Pipeline,
+  d: Dedupe,
+  part: Part,
+  priority: number,
+  sourceIndex: number,
+): Promise<Record<string, FileEntry[]>> {
+  const sql = `SELECT *, ${dedupeKey(p, d)} AS __dkey, ${orderColumns(priority, sourceIndex)}, 1 AS __run FROM (${partSql(dataDir, part)})`;
+  return writeShuffle(duck, dataDir, outDir, sql, ['__dkey'], d.partitions);
+}
+
+/** Reduce side: one row per key; the others go to the duplicates file with the winner's `_id`. */
+export async function reduceDuplicates(
+  duck: DuckSession,
+  dataDir: string,
+  outDir: string,
+  p: Pipeline,
+  d: Dedupe,
+  partition: number,
+  inputs: FileEntry[],
+  head: Manifest | null,
+): Promise<{ part: FileEntry | null; duplicates: FileEntry | null; dropped: number; superseded: number }> {
+  const sources: string[] = [];
+  if (inputs.length) sources.push(`SELECT * FROM ${readShuffle(dataDir, inputs)}`);
+  // Rows already in the dataset take part too (run 0: they were seen first).
+  if (head && head.parts.length) {
+    const ord = `0 AS __priority, -1 AS __src, _source.file AS __file, _source.record AS __recno`;
+    sources.push(
+      `SELECT * FROM (SELECT *, ${dedupeKey(p, d)} AS __dkey, ${ord}, 0 AS __run FROM (${scanSql(dataDir, head)})) WHERE hash(__dkey) % ${d.partitions} = ${partition}`,
+    );
+  }
+  if (!sources.length) return { part: null, duplicates: null, dropped: 0, superseded: 0 };
+  const order =
+    d.keep === 'latest'
+      ? `${ident(d.by!)} DESC NULLS LAST, __run, __src, __file, __recno`
+      : d.keep === 'priority'
+        ? `__priority DESC, __run, __src, __file, __recno`
+        : `__run, __src, __file, __recno`;
+  const t = `dedupe_${outDir.replace(/[^A-Za-z0-9]/g, '_').slice(-40)}`;
+  await duck.run(
+    `CREATE OR REPLACE TEMP TABLE ${ident(t)} AS SELECT *, row_number() OVER w AS __rn, first_value(_id) OVER w AS __winner ` +
+      `FROM (${sources.join(' UNION ALL BY NAME ')}) WINDOW w AS (PARTITION BY __dkey ORDER BY ${order})`,
+  );
+  const hidden = ['__dkey', '__priority', '__src', '__file', '__recno', '__run', '__rn', '__winner'];
+  const partRel = `${outDir}/part-0.parquet`;
+  await duck.run(`COPY (SELECT * EXCLUDE (${hidden.join(', ')}) FROM ${ident(t)} WHERE __rn = 1 ORDER BY _id) TO ${lit(safeJoin(dataDir, partRel))} (${parquetWriterOptions()})`);
+  const dupRel = `${outDir}/duplicates-0.parquet`;
+  await duck.run(
+    `COPY (SELECT _id, __winner AS duplicate_of, _source.source AS source, _source.file AS file, _source.record AS record, _source.line AS line, __run = 0 AS superseded ` +
+      `FROM ${ident(t)} WHERE __rn > 1 ORDER BY _id) TO ${lit(safeJoin(dataDir, dupRel))} (${parquetWriterOptions()})`,
+  );
+  const [{ dropped, superseded }] = (await duck.all<{ dropped: number; superseded: number }>(
+    `SELECT count(*) FILTER (WHERE __run = 1)::BIGINT AS dropped, count(*) FILTER (WHERE __run = 0)::BIGINT AS superseded FROM ${ident(t)} WHERE __rn > 1`,
+  )) as [{ dropped: number; superseded: number }];
+  await duck.run(`DROP TABLE ${ident(t)}`);
+  return {
+    part: await describeFile(duck, dataDir, partRel),
+    duplicates: await describeFile(duck, dataDir, dupRel),
+    dropped: Number(dropped),
+    superseded: Number(superseded),
+  };
+}
+
+export const DUPLICATES_SCHEMA = [
+  { name: '_id', type: 'VARCHAR', nullable: false },
+  { name: 'duplicate_of', type: 'VARCHAR', nullable: false },
+  { name: 'source', type: 'VARCHAR', nullable: true },
+  { name: 'file', type: 'VARCHAR', nullable: true },
+  { name: 'record', type: 'BIGINT', nullable: true },
+  { name: 'line', type: 'BIGINT', nullable: true },
+  { name: 'superseded', type: 'BOOLEAN', nullable: false },
+];
