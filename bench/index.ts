@@ -11,6 +11,7 @@ const BENCHES: Record<string, () => Promise<Bench>> = {
   runners: async () => (await import('./runners.bench.ts')).bench,
   infer: async () => (await import('./infer.bench.ts')).bench,
   analyze: async () => (await import('./analyze.bench.ts')).bench,
+  review: async () => (await import('./review.bench.ts')).bench,
 };
 
 const args = process.argv.slice(2);

@@ -1,5 +1,8 @@
 // The review queue's tables (SQLite and PostgreSQL differ only in how ids are generated).
 //
+// Why counters: the queue page shows counts by status for any filter; `review_counts` keeps them per
+// (dataset, source, rule, status), updated in the transaction that changes an item, so progress costs
+// a few rows, not a scan of a million items. Held items are counted through the lease index.
 // Why the partial index: a claim takes the first free items by priority. Leased items leave the
 // `review_items_free` index, so a claim never walks past the items others hold.
 export function reviewDdl(dialect: 'sqlite' | 'postgres'): string {
@@ -16,7 +19,7 @@ CREATE TABLE IF NOT EXISTS review_items (
   created_at TEXT NOT NULL, UNIQUE (dataset, record_id, kind, routed_in));
 CREATE INDEX IF NOT EXISTS review_items_free ON review_items (status, priority DESC, id) WHERE lease_reviewer IS NULL;
 CREATE INDEX IF NOT EXISTS review_items_lease ON review_items (lease_until) WHERE lease_reviewer IS NOT NULL;
-CREATE INDEX IF NOT EXISTS review_items_status ON review_items (status, dataset);
+CREATE INDEX IF NOT EXISTS review_items_list ON review_items (status, priority DESC, id);
 CREATE TABLE IF NOT EXISTS review_decisions (
   id ${id}, item_id BIGINT NOT NULL, reviewer_id BIGINT NOT NULL, role TEXT NOT NULL, action TEXT NOT NULL,
   label TEXT, variant TEXT, record TEXT, boxes TEXT, comment TEXT, outcome TEXT NOT NULL, created_at TEXT NOT NULL);
@@ -24,6 +27,9 @@ CREATE INDEX IF NOT EXISTS review_decisions_item ON review_decisions (item_id, r
 CREATE INDEX IF NOT EXISTS review_decisions_reviewer ON review_decisions (reviewer_id);
 CREATE TABLE IF NOT EXISTS review_audit (
   id ${id}, at TEXT NOT NULL, reviewer_id BIGINT, action TEXT NOT NULL, item_id BIGINT, detail TEXT);
+CREATE TABLE IF NOT EXISTS review_counts (
+  dataset TEXT NOT NULL, source TEXT NOT NULL, rule TEXT NOT NULL, status TEXT NOT NULL, n BIGINT NOT NULL,
+  PRIMARY KEY (dataset, source, rule, status));
 CREATE TABLE IF NOT EXISTS review_facets (kind TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (kind, value));
 `;
 }

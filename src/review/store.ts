@@ -198,6 +198,7 @@ function filterSql(f: ItemFilter, now: number): { sql: string; params: Param[] }
 
 export class ReviewStore {
   private pepper = '';
+  private lastExpiry = 0;
   readonly leaseMs: number;
 
   constructor(readonly db: SqlDb, options: StoreOptions = {}) {
@@ -268,11 +269,18 @@ export class ReviewStore {
       }
       const values = chunk.map(() => `(${new Array(17).fill('?').join(', ')})`).join(', ');
       added += await this.db.transaction(async (tx) => {
-        const n = await tx.run(
+        const inserted = await tx.all<{ dataset: string; source: string | null; rule: string | null }>(
           `INSERT INTO review_items (dataset, record_id, kind, routed_in, record, fields, reasons, variants, labels, label_field, rules, source, rule, priority, overlap, status, created_at)
-           VALUES ${values} ON CONFLICT (dataset, record_id, kind, routed_in) DO NOTHING`,
+           VALUES ${values} ON CONFLICT (dataset, record_id, kind, routed_in) DO NOTHING RETURNING dataset, source, rule`,
           params,
         );
+        const n = inserted.length;
+        const byKey = new Map<string, number>();
+        for (const r of inserted) {
+          const k = JSON.stringify([r.dataset, r.source ?? '', r.rule ?? '']);
+          byKey.set(k, (byKey.get(k) ?? 0) + 1);
+        }
+        for (const [k, c] of byKey) await bump(tx, JSON.parse(k) as [string, string, string], 'pending', c);
         const facets = new Set<string>();
         for (const it of chunk) {
           facets.add(JSON.stringify(['dataset', it.dataset]));
@@ -325,28 +333,47 @@ export class ReviewStore {
    */
   async claim(reviewer: Reviewer, n = 1, filter: ItemFilter = {}): Promise<ReviewItem[]> {
     const now = Date.now();
-    await this.releaseExpired(now);
-    const statuses: ItemStatus[] = reviewer.role === 'adjudicator' ? ['disputed', 'pending'] : ['pending'];
-    const skip = this.db.dialect === 'postgres' ? ' FOR UPDATE SKIP LOCKED' : '';
+    // Expired leases are returned at most every 100 ms per store: the probe is cheap, but not free.
+    if (now - this.lastExpiry >= 100) {
+      this.lastExpiry = now;
+      await this.releaseExpired(now);
+    }
+    const statuses = (reviewer.role === 'adjudicator' ? ['disputed', 'pending'] : ['pending']).filter((s) => !filter.status || filter.status === s || filter.status === 'held') as ItemStatus[];
     const f = filterSql({ ...filter, status: undefined }, now);
-    const items = await this.db.transaction(async (tx) => {
-      const out: ReviewItem[] = [];
-      for (const status of statuses) {
-        if (out.length >= n) break;
-        if (filter.status && filter.status !== status && filter.status !== 'held') continue;
-        const rows = await tx.all(
-          `UPDATE review_items SET lease_reviewer = ?, lease_until = ? WHERE id IN (
+    const pick = (status: ItemStatus, limit: number, skip: string) => ({
+      sql: `UPDATE review_items SET lease_reviewer = ?, lease_until = ? WHERE id IN (
              SELECT id FROM review_items i WHERE i.status = ? AND i.lease_reviewer IS NULL${f.sql}
                AND NOT EXISTS (SELECT 1 FROM review_decisions d WHERE d.item_id = i.id AND d.reviewer_id = ?)
              ORDER BY i.priority DESC, i.id LIMIT ?${skip}) RETURNING ${COLS}`,
-          [reviewer.id, now + this.leaseMs, status, ...f.params, reviewer.id, n - out.length],
+      params: [reviewer.id, now + this.leaseMs, status, ...f.params, reviewer.id, limit] as Param[],
+    });
+    const order = (rows: Row[]) => rows.map(toItem).sort((a, b) => b.priority - a.priority || a.id - b.id);
+    const out: ReviewItem[] = [];
+    if (this.db.dialect === 'postgres') {
+      // One statement per status, each atomic, with its audit row: one round trip per claim.
+      for (const status of statuses) {
+        if (out.length >= n) break;
+        const q = pick(status, n - out.length, ' FOR UPDATE SKIP LOCKED');
+        const rows = await this.db.all(
+          `WITH c AS (${q.sql}), a AS (
+             INSERT INTO review_audit (at, reviewer_id, action, item_id, detail)
+             SELECT ?, ?, 'claim', NULL, '{"items":[' || string_agg(id::text, ',') || ']}' FROM c HAVING count(*) > 0)
+           SELECT * FROM c`,
+          [...q.params, iso(), reviewer.id],
         );
-        out.push(...rows.map(toItem).sort((a, b) => b.priority - a.priority || a.id - b.id));
+        out.push(...order(rows));
       }
       return out;
+    }
+    return this.db.transaction(async (tx) => {
+      for (const status of statuses) {
+        if (out.length >= n) break;
+        const q = pick(status, n - out.length, '');
+        out.push(...order(await tx.all(q.sql, q.params)));
+      }
+      if (out.length) await this.audit(tx, reviewer.id, 'claim', null, { items: out.map((i) => i.id) });
+      return out;
     });
-    if (items.length) await this.audit(this.db, reviewer.id, 'claim', null, { items: items.map((i) => i.id) });
-    return items;
   }
 
   /** Items this reviewer holds under an unexpired lease. */
@@ -425,6 +452,11 @@ export class ReviewStore {
       final = same ? id : null;
     }
     await tx.run('UPDATE review_items SET decided = ?, status = ?, final_decision = ?, lease_reviewer = NULL, lease_until = NULL WHERE id = ?', [decided, status, final, itemId]);
+    if (status !== item.status) {
+      const key: [string, string, string] = [item.dataset, item.source ?? '', item.reasons.find((x) => x.rule)?.rule ?? ''];
+      await bump(tx, key, item.status, -1);
+      await bump(tx, key, status, 1);
+    }
     const decision: Decision = { ...input, id, item_id: itemId, reviewer: reviewer.name, reviewer_id: reviewer.id, role, outcome, created_at: at };
     return { decision, item: { ...item, decided, status, final_decision: final, lease_reviewer: null, lease_until: null } };
   }
@@ -479,23 +511,34 @@ export class ReviewStore {
     await this.audit(this.db, null, 'apply', null, { ref, items: itemIds.length });
   }
 
+  /** Rebuilds the status counters from the items (after a bulk load done in SQL, or a repair). */
+  async recount(): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      await tx.run('DELETE FROM review_counts');
+      await tx.run(
+        `INSERT INTO review_counts (dataset, source, rule, status, n)
+         SELECT dataset, COALESCE(source, ''), COALESCE(rule, ''), status, count(*) FROM review_items GROUP BY 1, 2, 3, 4`,
+      );
+    });
+  }
+
   // ---- progress and agreement ----
 
   async progress(filter: ItemFilter = {}): Promise<Progress> {
     const now = Date.now();
     const f = filterSql({ ...filter, status: undefined }, now);
-    const counts = await this.db.all<{ status: string; held: number; n: number }>(
-      `SELECT status, CASE WHEN lease_reviewer IS NOT NULL AND lease_until > ? THEN 1 ELSE 0 END AS held, count(*) AS n
-       FROM review_items i WHERE 1 = 1${f.sql} GROUP BY 1, 2`,
+    const counts = await this.db.all<{ status: string; n: number }>(`SELECT status, SUM(n) AS n FROM review_counts i WHERE 1 = 1${f.sql} GROUP BY status`, f.params);
+    const held = await this.db.get<{ n: number }>(
+      `SELECT count(*) AS n FROM review_items i WHERE i.lease_reviewer IS NOT NULL AND i.lease_until > ? AND i.status = 'pending'${f.sql}`,
       [now, ...f.params],
     );
-    const p = { total: 0, pending: 0, held: 0, disputed: 0, done: 0 };
+    const p = { total: 0, pending: 0, held: Number(held?.n ?? 0), disputed: 0, done: 0 };
     for (const c of counts) {
       const n = Number(c.n);
       p.total += n;
-      if (c.status === 'pending' && Number(c.held)) p.held += n;
-      else if (c.status === 'pending' || c.status === 'disputed' || c.status === 'done') p[c.status] += n;
+      if (c.status === 'pending' || c.status === 'disputed' || c.status === 'done') p[c.status] += n;
     }
+    p.pending -= p.held;
     const scoped = f.sql ? ` AND d.item_id IN (SELECT id FROM review_items i WHERE 1 = 1${f.sql})` : '';
     const reviewers = await this.db.all<{ name: string; decisions: number }>(
       `SELECT r.name, count(*) AS decisions FROM review_decisions d JOIN review_reviewers r ON r.id = d.reviewer_id WHERE 1 = 1${scoped} GROUP BY r.name ORDER BY r.name`,
@@ -536,6 +579,15 @@ export class ReviewStore {
   private async audit(q: SqlTx, reviewerId: number | null, action: string, itemId: number | null, detail: unknown): Promise<void> {
     await q.run('INSERT INTO review_audit (at, reviewer_id, action, item_id, detail) VALUES (?, ?, ?, ?, ?)', [iso(), reviewerId, action, itemId, JSON.stringify(detail)]);
   }
+}
+
+/** Adds `by` to the counter of items with this (dataset, source, rule) key in `status`. */
+async function bump(tx: SqlTx, key: [string, string, string], status: ItemStatus, by: number): Promise<void> {
+  await tx.run(
+    `INSERT INTO review_counts (dataset, source, rule, status, n) VALUES (?, ?, ?, ?, ?)
+     ON CONFLICT (dataset, source, rule, status) DO UPDATE SET n = review_counts.n + excluded.n`,
+    [...key, status, by],
+  );
 }
 
 /** Refuses decisions that do not fit the item: an unknown action, label or variant. */

@@ -142,6 +142,10 @@ export function reviewStoreConformance(kind: StoreKind): void {
       const p = await store.progress({ source: 'partner' });
       expect([p.total, p.done, p.held]).toEqual([3, 2, 1]);
       expect((await store.progress()).done).toBe(2);
+      // The status counters kept on every change equal a count from scratch.
+      const kept = await store.progress();
+      await store.recount();
+      expect(await store.progress()).toEqual(kept);
     });
 
     it('lists items by filter and writes an audit trail', async () => {

@@ -1,0 +1,152 @@
+// bench/review: with 1M pending items (100k with --quick), the queue page's API (goal < 300 ms)
+// and claims over HTTP from 8 clients (goal ≥ 1,000/s) on SQLite and PostgreSQL, each beside the
+// store's raw rate from the same run. The server runs in a child process (this file, started with
+// SLUICE_REVIEW_BENCH_SERVER), so the clients do not share its event loop.
+import { spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+import { buildReviewServer } from '../src/review/server.ts';
+import { openReviewStoreAt, type Reviewer, type ReviewStore, type ReviewStoreSpec } from '../src/review/store.ts';
+import { median, type Bench, type Measure } from './lib.ts';
+
+const PG_URL = process.env.SLUICE_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
+const SECONDS = 3;
+
+/** Fills the store with `n` pending items in one SQL statement (addItems is not what is measured). */
+async function fill(store: ReviewStore, n: number): Promise<void> {
+  const cols = `dataset, record_id, kind, routed_in, record, fields, reasons, source, rule, priority, overlap, status, created_at`;
+  const sel = (i: string) =>
+    `SELECT 'ads', 'r' || ${i}, 'rule', 'ads@1', '{"ad":"ad-' || ${i} || '","price":-1}', '["price"]', '[{"rule":"price>=0","message":"price must not be negative"}]',
+       CASE ${i} % 3 WHEN 0 THEN 'crawl' WHEN 1 THEN 'partner' ELSE 'feed' END, 'price>=0', (${i} * 7919) % 1000, 1, 'pending', '2025-01-01T00:00:00Z'`;
+  if (store.db.dialect === 'sqlite') {
+    await store.db.run(`WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < ${n}) INSERT INTO review_items (${cols}) ${sel('i')} FROM s`);
+    await store.db.exec('ANALYZE');
+  } else {
+    await store.db.run(`INSERT INTO review_items (${cols}) ${sel('i')} FROM generate_series(1, ${n}) i`);
+    await store.db.exec('ANALYZE review_items');
+  }
+  await store.recount();
+  for (const [k, v] of [['dataset', 'ads'], ['rule', 'price>=0'], ['source', 'crawl'], ['source', 'partner'], ['source', 'feed']]) {
+    await store.db.run('INSERT INTO review_facets (kind, value) VALUES (?, ?) ON CONFLICT (kind, value) DO NOTHING', [k!, v!]);
+  }
+}
+
+/** Starts the review server in a child process on the same store; resolves with its URL. */
+function serverProcess(spec: ReviewStoreSpec): Promise<{ url: string; stop: () => void }> {
+  const child = spawn(process.execPath, ['bin/run-ts.js', 'bench/review.bench.ts'], { env: { ...process.env, SLUICE_REVIEW_BENCH_SERVER: JSON.stringify(spec) }, stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((res, rej) => {
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /listening (http:\S+)/.exec(out);
+      if (m) res({ url: m[1]!, stop: () => child.kill('SIGTERM') });
+    });
+    child.on('exit', (code) => rej(new Error(`review server exited ${code}`)));
+  });
+}
+
+/** `workers` loops calling `fn` for `seconds`; returns calls per second and what they returned. */
+async function loops<T>(workers: number, seconds: number, fn: (w: number) => Promise<T[]>): Promise<{ rate: number; got: T[] }> {
+  const end = performance.now() + seconds * 1000;
+  const got: T[] = [];
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: workers }, async (_, w) => {
+      while (performance.now() < end) got.push(...(await fn(w)));
+    }),
+  );
+  return { rate: got.length / ((performance.now() - t0) / 1000), got };
+}
+
+async function runOn(kind: 'SQLite' | 'PostgreSQL', spec: ReviewStoreSpec, n: number, log: (m: string) => void): Promise<Measure[]> {
+  const store = await openReviewStoreAt(spec);
+  try {
+    let t = performance.now();
+    await fill(store, n);
+    log(`${kind}: ${n.toLocaleString('en')} pending items filled in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    const tokens: string[] = [];
+    const reviewers: Reviewer[] = [];
+    for (let i = 0; i < 16; i++) {
+      const r = await store.addReviewer(`r${i}`);
+      tokens.push(r.token);
+      reviewers.push(r.reviewer);
+    }
+    const server = await serverProcess(spec);
+    try {
+      const get = async (path: string) => {
+        const r = await fetch(server.url + path, { headers: { Authorization: `Bearer ${tokens[0]}` } });
+        if (!r.ok) throw new Error(`GET ${path}: ${r.status}`);
+        return r.json();
+      };
+      // Queue page: the API call the page makes, over HTTP, against the raw store calls behind it.
+      await get('/api/queue');
+      const api: number[] = [];
+      const raw: number[] = [];
+      for (let i = 0; i < 7; i++) {
+        t = performance.now();
+        await Promise.all([store.progress(), store.list({}, { limit: 50 }), store.facets()]);
+        raw.push(performance.now() - t);
+        t = performance.now();
+        await get(i % 2 ? '/api/queue?source=crawl' : '/api/queue');
+        api.push(performance.now() - t);
+      }
+      const queue = (await get('/api/queue')) as { progress: { pending: number; total: number } };
+      log(`${kind}: queue page API ${api.map((x) => x.toFixed(0)).join(', ')} ms (raw store ${raw.map((x) => x.toFixed(0)).join(', ')} ms); ${queue.progress.pending} pending of ${queue.progress.total}`);
+
+      // Claims: 8 HTTP clients with their own tokens, then 8 in-process loops on the store.
+      const http = await loops(8, SECONDS, async (w) => {
+        const r = await fetch(server.url + '/api/claim', { method: 'POST', headers: { Authorization: `Bearer ${tokens[w]}`, 'Content-Type': 'application/json' }, body: '{"n":1}' });
+        if (!r.ok) throw new Error(`claim: ${r.status}`);
+        return ((await r.json()) as { items: { id: number }[] }).items.map((i) => i.id);
+      });
+      const direct = await loops(8, SECONDS, async (w) => (await store.claim(reviewers[8 + w]!, 1)).map((i) => i.id));
+      // The same server's cheapest authenticated endpoint, from the same 8 clients: what HTTP alone costs here.
+      const bare = await loops(8, SECONDS, async (w) => {
+        const r = await fetch(server.url + '/api/me', { headers: { Authorization: `Bearer ${tokens[w]}` } });
+        return [(await r.json()) as unknown];
+      });
+      const all = [...http.got, ...direct.got];
+      if (new Set(all).size !== all.length) throw new Error(`${kind}: an item was handed out twice (${all.length - new Set(all).size} repeats)`);
+      log(`${kind}: ${http.got.length} items claimed over HTTP, ${direct.got.length} directly, none twice`);
+      return [
+        { name: `${kind} queue page API, ${n.toLocaleString('en')} pending (median ms, goal < 300)`, unit: 'ms', ours: median(api), anchor: median(raw), anchorName: 'raw store calls' },
+        { name: `${kind} claims over HTTP, 8 clients (goal ≥ 1000/s)`, unit: 'claims/s', ours: http.rate, anchor: direct.rate, anchorName: 'store.claim, 8 loops in-process' },
+        { name: `${kind} claims over HTTP vs GET /api/me, 8 clients`, unit: 'req/s', ours: http.rate, anchor: bare.rate, anchorName: 'GET /api/me on the same server' },
+      ];
+    } finally {
+      server.stop();
+    }
+  } finally {
+    await store.close();
+  }
+}
+
+export const bench: Bench = {
+  name: 'review: queue page API and claims with 1M pending items',
+  async run(ctx) {
+    const n = ctx.quick ? 100_000 : 1_000_000;
+    const dir = join(ctx.dir, 'sqlite');
+    rmSync(dir, { recursive: true, force: true });
+    const out = await runOn('SQLite', { kind: 'sqlite', path: join(dir, 'review.db') }, n, ctx.log);
+    const schema = `bench_review_${process.pid}`;
+    try {
+      out.push(...(await runOn('PostgreSQL', { kind: 'postgres', url: PG_URL, schema }, n, ctx.log)));
+    } finally {
+      const c = new pg.Client({ connectionString: PG_URL });
+      await c.connect();
+      await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await c.end();
+    }
+    return out;
+  },
+};
+
+// Child-process mode: serve the store named in the environment until terminated.
+if (process.env.SLUICE_REVIEW_BENCH_SERVER) {
+  const store = await openReviewStoreAt(JSON.parse(process.env.SLUICE_REVIEW_BENCH_SERVER) as ReviewStoreSpec);
+  const app = await buildReviewServer({ store });
+  const url = await app.listen({ host: '127.0.0.1', port: 0 });
+  process.stdout.write(`listening ${url}\n`);
+  process.once('SIGTERM', () => void app.close().then(() => store.close()).then(() => process.exit(0)));
+}
