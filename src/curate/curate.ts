@@ -13,6 +13,7 @@ import { mapTaskId, type Json, type PlanProgress, type PlanSpec, type Runner } f
 import { detectFormat } from '../io/formats.ts';
 import type { IngestConfig, IngestInput, IngestStats } from './ingest-stage.ts';
 import type { Pipeline } from './pipeline.ts';
+import { groupingOf } from './dedupe.ts';
 
 const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
@@ -55,7 +56,7 @@ export async function planCurate(project: Project, pipeline: Pipeline, baseDir: 
   const config: IngestConfig = { pipeline, reuse };
   return {
     plan: {
-      ...(pipeline.dedupe ? { shuffle: { key: ['__dkey'], partitions: pipeline.dedupe.partitions }, reduce: true } : {}),
+      ...(groupingOf(pipeline) ? { shuffle: { key: ['__dkey'], partitions: groupingOf(pipeline)!.partitions }, reduce: true } : {}),
       runId: runIdFor({ stage: 'ingest', dataset: pipeline.target, parent, config, inputs }),
       stage: 'ingest',
       dataset: pipeline.target,

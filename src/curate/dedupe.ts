@@ -10,6 +10,7 @@ import { ident, lit, type DuckSession } from '../engine/duckdb.ts';
 import { readShuffle, writeShuffle } from '../engine/shuffle.ts';
 import { parquetWriterOptions } from '../io/parquet.ts';
 import type { Pipeline } from './pipeline.ts';
+import { mergeConflicts } from './conflicts.ts';
 
 export const DedupeSchema = z
   .object({
@@ -23,6 +24,15 @@ export const DedupeSchema = z
   .strict()
   .refine((d) => d.keep !== 'latest' || Boolean(d.by), { message: 'keep: latest needs `by: <field>`' });
 export type Dedupe = z.infer<typeof DedupeSchema>;
+
+/**
+ * The grouping the reduce step uses: the dedupe config, or — when only conflicts are configured —
+ * "first seen" within each source on the conflict key. Null when the plan needs no shuffle.
+ */
+export function groupingOf(p: Pipeline): Dedupe | null {
+  if (p.conflicts) return { keep: 'first', partitions: 4, ...(p.dedupe ?? {}), key: p.conflicts.key };
+  return p.dedupe ?? null;
+}
 
 /** The SQL of a row's duplicate key over the mapped fields. */
 export function dedupeKey(p: Pipeline, d: Dedupe): string {
@@ -60,7 +70,7 @@ export async function reduceDuplicates(
   partition: number,
   inputs: FileEntry[],
   head: Manifest | null,
-): Promise<{ part: FileEntry | null; duplicates: FileEntry | null; dropped: number; superseded: number }> {
+): Promise<{ part: FileEntry | null; duplicates: FileEntry | null; review: FileEntry | null; reviewRecords: number; dropped: number; superseded: number }> {
   const sources: string[] = [];
   if (inputs.length) sources.push(`SELECT * FROM ${readShuffle(dataDir, inputs)}`);
   // Rows already in the dataset take part too (run 0: they were seen first).
@@ -70,7 +80,9 @@ export async function reduceDuplicates(
       `SELECT * FROM (SELECT *, ${dedupeKey(p, d)} AS __dkey, ${ord}, 0 AS __run FROM (${scanSql(dataDir, head)})) WHERE hash(__dkey) % ${d.partitions} = ${partition}`,
     );
   }
-  if (!sources.length) return { part: null, duplicates: null, dropped: 0, superseded: 0 };
+  if (!sources.length) return { part: null, duplicates: null, review: null, reviewRecords: 0, dropped: 0, superseded: 0 };
+  // With conflicts, duplicates are looked for within each source; sources are merged afterwards.
+  const within = p.conflicts ? '__dkey, _source.source' : '__dkey';
   const order =
     d.keep === 'latest'
       ? `${ident(d.by!)} DESC NULLS LAST, __run, __src, __file, __recno`
@@ -80,11 +92,24 @@ export async function reduceDuplicates(
   const t = `dedupe_${outDir.replace(/[^A-Za-z0-9]/g, '_').slice(-40)}`;
   await duck.run(
     `CREATE OR REPLACE TEMP TABLE ${ident(t)} AS SELECT *, row_number() OVER w AS __rn, first_value(_id) OVER w AS __winner ` +
-      `FROM (${sources.join(' UNION ALL BY NAME ')}) WINDOW w AS (PARTITION BY __dkey ORDER BY ${order})`,
+      `FROM (${sources.join(' UNION ALL BY NAME ')}) WINDOW w AS (PARTITION BY ${within} ORDER BY ${order})`,
   );
   const hidden = ['__dkey', '__priority', '__src', '__file', '__recno', '__run', '__rn', '__winner'];
-  const partRel = `${outDir}/part-0.parquet`;
-  await duck.run(`COPY (SELECT * EXCLUDE (${hidden.join(', ')}) FROM ${ident(t)} WHERE __rn = 1 ORDER BY _id) TO ${lit(safeJoin(dataDir, partRel))} (${parquetWriterOptions()})`);
+  let part: FileEntry;
+  let review: FileEntry | null = null;
+  let reviewRecords = 0;
+  if (p.conflicts) {
+    await duck.run(`CREATE OR REPLACE TEMP TABLE ${ident(`${t}_s`)} AS SELECT * EXCLUDE (_winners) FROM ${ident(t)} WHERE __rn = 1`.replace(' EXCLUDE (_winners)', head?.schema.some((c) => c.name === '_winners') ? ' EXCLUDE (_winners)' : ''));
+    const merged = await mergeConflicts(duck, dataDir, outDir, p, p.conflicts, `${t}_s`);
+    await duck.run(`DROP TABLE ${ident(`${t}_s`)}`);
+    part = merged.part;
+    review = merged.review;
+    reviewRecords = merged.reviewRecords;
+  } else {
+    const partRel = `${outDir}/part-0.parquet`;
+    await duck.run(`COPY (SELECT * EXCLUDE (${hidden.join(', ')}) FROM ${ident(t)} WHERE __rn = 1 ORDER BY _id) TO ${lit(safeJoin(dataDir, partRel))} (${parquetWriterOptions()})`);
+    part = await describeFile(duck, dataDir, partRel);
+  }
   const dupRel = `${outDir}/duplicates-0.parquet`;
   await duck.run(
     `COPY (SELECT _id, __winner AS duplicate_of, _source.source AS source, _source.file AS file, _source.record AS record, _source.line AS line, __run = 0 AS superseded ` +
@@ -95,7 +120,9 @@ export async function reduceDuplicates(
   )) as [{ dropped: number; superseded: number }];
   await duck.run(`DROP TABLE ${ident(t)}`);
   return {
-    part: await describeFile(duck, dataDir, partRel),
+    part,
+    review,
+    reviewRecords,
     duplicates: await describeFile(duck, dataDir, dupRel),
     dropped: Number(dropped),
     superseded: Number(superseded),

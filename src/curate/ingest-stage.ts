@@ -12,7 +12,7 @@ import { parquetWriterOptions } from '../io/parquet.ts';
 import type { Format } from '../io/formats.ts';
 import { compileMapping, targetColumns } from './mapping.ts';
 import { compileRules, refTable } from './rules.ts';
-import { DUPLICATES_SCHEMA, reduceDuplicates, shuffleAccepted } from './dedupe.ts';
+import { DUPLICATES_SCHEMA, groupingOf, reduceDuplicates, shuffleAccepted } from './dedupe.ts';
 import { scanSql } from '../core/dataset.ts';
 import { parseRef } from '../core/ref.ts';
 import { fieldMap as fieldMapOf, type Pipeline } from './pipeline.ts';
@@ -187,9 +187,8 @@ export const ingestStage: Stage = {
       );
     }
     ctx.progress(1, 1);
-    const shuffle = pipeline.dedupe
-      ? await shuffleAccepted(ctx.duck, ctx.env.dataDir, ctx.outDir, pipeline, pipeline.dedupe, part, source.priority, input.source)
-      : undefined;
+    const grouping = groupingOf(pipeline);
+    const shuffle = grouping ? await shuffleAccepted(ctx.duck, ctx.env.dataDir, ctx.outDir, pipeline, grouping, part, source.priority, input.source) : undefined;
     const stats: IngestStats = {
       source: source.name,
       file: input.file,
@@ -210,10 +209,10 @@ export const ingestStage: Stage = {
   async reduce(ctx, partition, inputs) {
     const { pipeline, reuse } = ctx.plan.config as unknown as IngestConfig;
     const head = reuse && ctx.plan.parent !== null ? await ctx.catalog.manifest(ctx.plan.dataset, ctx.plan.parent) : null;
-    const r = await reduceDuplicates(ctx.duck, ctx.env.dataDir, ctx.outDir, pipeline, pipeline.dedupe!, partition, inputs, head);
+    const r = await reduceDuplicates(ctx.duck, ctx.env.dataDir, ctx.outDir, pipeline, groupingOf(pipeline)!, partition, inputs, head);
     return {
       parts: r.part && r.part.rows > 0 ? [r.part] : [],
-      stats: { dropped: r.dropped, superseded: r.superseded, duplicates: r.duplicates as unknown as Json },
+      stats: { dropped: r.dropped, superseded: r.superseded, duplicates: r.duplicates as unknown as Json, review: r.review as unknown as Json, reviewRecords: r.reviewRecords },
     };
   },
 
@@ -226,10 +225,13 @@ export const ingestStage: Stage = {
     const keepHead = reuse && head !== null;
     // With dedupe the reduce tasks wrote the final parts (the head's rows took part in them).
     const reduced = [...outputs.reduces.values()];
-    const parts = pipeline.dedupe ? reduced.flatMap((o) => (o.parts ?? []) as Part[]) : keepHead ? [...head.parts, ...newParts] : newParts;
+    const grouped = groupingOf(pipeline) !== null;
+    const parts = grouped ? reduced.flatMap((o) => (o.parts ?? []) as Part[]) : keepHead ? [...head.parts, ...newParts] : newParts;
     const dupFiles = reduced.map((o) => (o.stats as { duplicates: FileEntry | null }).duplicates).filter((f): f is FileEntry => Boolean(f && f.rows > 0));
     const dropped = reduced.reduce((n, o) => n + Number((o.stats as { dropped: number }).dropped), 0);
     const superseded = reduced.reduce((n, o) => n + Number((o.stats as { superseded: number }).superseded), 0);
+    const conflictRecords = reduced.reduce((n, o) => n + Number((o.stats as { reviewRecords?: number }).reviewRecords ?? 0), 0);
+    const conflictFiles = reduced.map((o) => (o.stats as { review?: FileEntry | null }).review).filter((f): f is FileEntry => Boolean(f && f.rows > 0));
     const ingested = [...(keepHead ? ((head.extra?.ingested as IngestStats[] | undefined) ?? []) : []), ...stats.map(({ quarantine: _q, reviewFile: _r, ...s }) => s)];
     const licences: Licence[] = pipeline.sources
       .filter((s) => s.licence)
@@ -238,6 +240,7 @@ export const ingestStage: Stage = {
       { name: '_id', type: 'VARCHAR', nullable: false, description: 'record id: source file sha256 prefix and record number' },
       { name: '_source', type: 'STRUCT("source" VARCHAR, file VARCHAR, record BIGINT, line BIGINT)', nullable: false, description: 'where the record came from' },
       ...targetColumns(pipeline),
+      ...(pipeline.conflicts ? [{ name: '_winners', type: 'VARCHAR', nullable: true, description: 'for merged entities: the source each field came from (JSON)' }] : []),
     ];
     const qParts = stats.map((s) => s.quarantine!).filter((q) => q.rows > 0);
     return {
@@ -254,12 +257,13 @@ export const ingestStage: Stage = {
         run: {
           files: stats.length,
           records: sum(stats, 'records'),
-          accepted: sum(stats, 'accepted') - dropped,
+          accepted: sum(stats, 'accepted') - dropped - conflictRecords,
           quarantined: sum(stats, 'quarantined'),
-          review: sum(stats, 'review'),
-          ...(pipeline.dedupe ? { duplicates: dropped, superseded } : {}),
+          review: sum(stats, 'review') + conflictRecords,
+          ...(grouped ? { duplicates: dropped, superseded } : {}),
+          ...(pipeline.conflicts ? { conflicts: conflictFiles.reduce((n, f) => n + f.rows, 0) } : {}),
         },
-        review_files: stats.flatMap((s) => (s.reviewFile && s.reviewFile.rows > 0 ? [s.reviewFile] : [])),
+        review_files: [...stats.flatMap((s) => (s.reviewFile && s.reviewFile.rows > 0 ? [s.reviewFile] : [])), ...conflictFiles],
       },
       companions: [
         {
@@ -271,7 +275,7 @@ export const ingestStage: Stage = {
           licences,
           replace: !keepHead,
         },
-        ...(pipeline.dedupe
+        ...(grouped
           ? [{ dataset: `${plan.dataset}-duplicates`, parts: dupFiles, schema: DUPLICATES_SCHEMA, operation: 'duplicates', config_hash: configHash(pipeline), licences, replace: !keepHead }]
           : []),
       ],

@@ -8,6 +8,7 @@ import { ConfigError } from '../core/errors.ts';
 import { FIELD_TYPES } from './field-types.ts';
 import { RuleSchema, checkRules } from './rules.ts';
 import { DedupeSchema } from './dedupe.ts';
+import { ConflictsSchema } from './conflicts.ts';
 export { FIELD_TYPES, type FieldType } from './field-types.ts';
 
 export const TargetFieldSchema = z
@@ -87,6 +88,8 @@ export const PipelineSchema = z
     rules: z.array(RuleSchema).default([]),
     /** drop duplicate records (exact, or by key with a keep policy), across files and runs */
     dedupe: DedupeSchema.optional(),
+    /** merge records of different sources that share an entity key, field by field */
+    conflicts: ConflictsSchema.optional(),
     options: z
       .object({
         max_record_bytes: z.number().int().positive().default(8 << 20),
@@ -118,7 +121,10 @@ export function checkPipeline(p: Pipeline, where: string): Pipeline {
     }
   }
   checkRules(p, p.rules, where);
-  for (const f of [...(p.dedupe?.key ?? []), ...(p.dedupe?.by ? [p.dedupe.by] : [])]) {
+  if (p.conflicts && p.dedupe?.key && p.dedupe.key.join(',') !== p.conflicts.key.join(',')) {
+    throw new ConfigError(`${where}: dedupe.key (${p.dedupe.key.join(', ')}) must equal conflicts.key (${p.conflicts.key.join(', ')})`, { hint: 'omit dedupe.key: duplicates are then looked for within each source on the conflict key' });
+  }
+  for (const f of [...(p.dedupe?.key ?? []), ...(p.dedupe?.by ? [p.dedupe.by] : []), ...(p.conflicts?.key ?? []), ...Object.keys(p.conflicts?.fields ?? {}), ...(p.conflicts?.by ? [p.conflicts.by] : [])]) {
     if (!names.has(f)) throw new ConfigError(`${where}: dedupe: ${f} is not a field of the target schema`, { hint: `fields: ${[...names].join(', ')}` });
   }
   return p;
