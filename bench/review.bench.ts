@@ -18,7 +18,7 @@ async function fill(store: ReviewStore, n: number): Promise<void> {
   const cols = `dataset, record_id, kind, routed_in, record, fields, reasons, source, rule, priority, overlap, status, created_at`;
   const sel = (i: string) =>
     `SELECT 'ads', 'r' || ${i}, 'rule', 'ads@1', '{"ad":"ad-' || ${i} || '","price":-1}', '["price"]', '[{"rule":"price>=0","message":"price must not be negative"}]',
-       CASE ${i} % 3 WHEN 0 THEN 'crawl' WHEN 1 THEN 'partner' ELSE 'feed' END, 'price>=0', (${i} * 7919) % 1000, 1, 'pending', '2025-01-01T00:00:00Z'`;
+       CASE ${i} % 3 WHEN 0 THEN 'crawl' WHEN 1 THEN 'partner' ELSE 'feed' END, 'price>=0', ((${i} % 1000) * 7919) % 1000, 1, 'pending', '2025-01-01T00:00:00Z'`;
   if (store.db.dialect === 'sqlite') {
     await store.db.run(`WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < ${n}) INSERT INTO review_items (${cols}) ${sel('i')} FROM s`);
     await store.db.exec('ANALYZE');

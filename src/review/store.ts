@@ -528,20 +528,22 @@ export class ReviewStore {
     const now = Date.now();
     const f = filterSql({ ...filter, status: undefined }, now);
     const counts = await this.db.all<{ status: string; n: number }>(`SELECT status, SUM(n) AS n FROM review_counts i WHERE 1 = 1${f.sql} GROUP BY status`, f.params);
-    const held = await this.db.get<{ n: number }>(
-      `SELECT count(*) AS n FROM review_items i WHERE i.lease_reviewer IS NOT NULL AND i.lease_until > ? AND i.status = 'pending'${f.sql}`,
+    // No status in the WHERE clause, so the planner takes the (small) lease index, not the status one.
+    const leased = await this.db.all<{ status: string; n: number }>(
+      `SELECT status, count(*) AS n FROM review_items i WHERE i.lease_reviewer IS NOT NULL AND i.lease_until > ?${f.sql} GROUP BY status`,
       [now, ...f.params],
     );
-    const p = { total: 0, pending: 0, held: Number(held?.n ?? 0), disputed: 0, done: 0 };
+    const p = { total: 0, pending: 0, held: Number(leased.find((l) => l.status === 'pending')?.n ?? 0), disputed: 0, done: 0 };
     for (const c of counts) {
       const n = Number(c.n);
       p.total += n;
       if (c.status === 'pending' || c.status === 'disputed' || c.status === 'done') p[c.status] += n;
     }
     p.pending -= p.held;
-    const scoped = f.sql ? ` AND d.item_id IN (SELECT id FROM review_items i WHERE 1 = 1${f.sql})` : '';
+    // Driven by the decisions (few), joined to their items for the filter: never a scan of all items.
     const reviewers = await this.db.all<{ name: string; decisions: number }>(
-      `SELECT r.name, count(*) AS decisions FROM review_decisions d JOIN review_reviewers r ON r.id = d.reviewer_id WHERE 1 = 1${scoped} GROUP BY r.name ORDER BY r.name`,
+      `SELECT r.name, count(*) AS decisions FROM review_decisions d JOIN review_reviewers r ON r.id = d.reviewer_id
+       ${f.sql ? 'JOIN review_items i ON i.id = d.item_id ' : ''}WHERE 1 = 1${f.sql} GROUP BY r.name ORDER BY r.name`,
       f.params,
     );
     return { ...p, left: p.pending + p.held + p.disputed, reviewers: reviewers.map((r) => ({ name: r.name, decisions: Number(r.decisions) })), agreement: await this.agreement(filter) };
