@@ -12,6 +12,7 @@ import { parquetWriterOptions } from '../io/parquet.ts';
 import type { Format } from '../io/formats.ts';
 import { compileMapping, targetColumns } from './mapping.ts';
 import { compileRules, refTable } from './rules.ts';
+import { applyJoins, joinedFields, loadJoinTables } from './joins.ts';
 import { DUPLICATES_SCHEMA, groupingOf, reduceDuplicates, shuffleAccepted } from './dedupe.ts';
 import { scanSql } from '../core/dataset.ts';
 import { parseRef } from '../core/ref.ts';
@@ -105,7 +106,7 @@ export const ingestStage: Stage = {
     await ctx.duck.run(`SET memory_limit = ${lit(pipeline.options.memory_limit)}`);
     const prepared = await prepareInput(ctx.duck, path, input.format, abs(`${ctx.outDir}/clean.txt`), `${t}_raw`, pipeline.options.max_record_bytes);
     const where = `source ${source.name}, ${input.file}`;
-    const m = compileMapping(pipeline, source, prepared.access, where);
+    const m = compileMapping(pipeline, source, prepared.access, where, joinedFields(pipeline));
     const fields = pipeline.schema.map((f) => f.name);
     const keep = prepared.gate ? ', __json, __ok, __vals' : '';
     let reason = m.outer[m.outer.length - 1]!.replace(/ AS __reason$/, '');
@@ -117,10 +118,9 @@ export const ingestStage: Stage = {
     // data is read and written once. `_id` and `_source` come from the stored record and line.
     const rules = compileRules(pipeline.rules, source.name);
     await loadRefTables(ctx, pipeline);
-    const mappedSql =
-      `SELECT *, ${[...m.outer.slice(0, -1), `${reason} AS __reason`].join(', ')} FROM (` +
-      `SELECT *, ${m.typed.join(', ')} FROM (` +
-      `SELECT __rec, __line${keep}, ${m.inputs.join(', ')} FROM ${prepared.relation()}))`;
+    await loadJoinTables(ctx.duck, ctx.catalog, ctx.env.dataDir, pipeline);
+    const typedSql = applyJoins(pipeline, `SELECT *, ${m.typed.join(', ')} FROM (SELECT __rec, __line${keep}, ${m.inputs.join(', ')} FROM ${prepared.relation()})`);
+    const mappedSql = `SELECT *, ${[...m.outer.slice(0, -1), `${reason} AS __reason`].join(', ')} FROM (${typedSql})`;
     // Rules run on rows the mapping could read: quarantine rules before review rules.
     const ruled =
       `SELECT *, CASE WHEN __reason IS NULL THEN ${rules.quarantine} END AS __rq, CASE WHEN __reason IS NULL THEN ${rules.review} END AS __rr, ` +

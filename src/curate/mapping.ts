@@ -84,7 +84,7 @@ export interface CompiledMapping {
  * Compiles one source's mapping. Throws ConfigError if a mapped column does not exist in the
  * source (the whole file is unusable for this pipeline: fail before anything is committed).
  */
-export function compileMapping(p: Pipeline, s: Source, access: ColumnAccess, where: string): CompiledMapping {
+export function compileMapping(p: Pipeline, s: Source, access: ColumnAccess, where: string, joined: Set<string> = new Set()): CompiledMapping {
   const inputs: string[] = [];
   const typedList: string[] = [];
   const reasons: Check[] = [];
@@ -100,6 +100,12 @@ export function compileMapping(p: Pipeline, s: Source, access: ColumnAccess, whe
     const name = m.from ?? f.name;
     const col = access.column(name);
     const explicit = s.map[f.name] !== undefined;
+    if (col === undefined && joined.has(f.name)) {
+      // filled by a point-in-time join after typing
+      inputs.push(`NULL::VARCHAR AS ${ident(`__in_${f.name}`)}`);
+      typedList.push(`NULL::${DUCK_TYPES[f.type]} AS ${out}`);
+      continue;
+    }
     if (col === undefined) {
       if (m.default !== undefined || (f.nullable && !explicit)) {
         inputs.push(`NULL::VARCHAR AS ${ident(`__in_${f.name}`)}`);

@@ -9,6 +9,7 @@ import { FIELD_TYPES } from './field-types.ts';
 import { RuleSchema, checkRules } from './rules.ts';
 import { DedupeSchema } from './dedupe.ts';
 import { ConflictsSchema } from './conflicts.ts';
+import { JoinSchema, checkJoins } from './joins.ts';
 export { FIELD_TYPES, type FieldType } from './field-types.ts';
 
 export const TargetFieldSchema = z
@@ -90,6 +91,8 @@ export const PipelineSchema = z
     dedupe: DedupeSchema.optional(),
     /** merge records of different sources that share an entity key, field by field */
     conflicts: ConflictsSchema.optional(),
+    /** point-in-time joins with feature or attribute datasets */
+    joins: z.array(JoinSchema).default([]),
     options: z
       .object({
         max_record_bytes: z.number().int().positive().default(8 << 20),
@@ -121,6 +124,7 @@ export function checkPipeline(p: Pipeline, where: string): Pipeline {
     }
   }
   checkRules(p, p.rules, where);
+  checkJoins(p, where);
   if (p.conflicts && p.dedupe?.key && p.dedupe.key.join(',') !== p.conflicts.key.join(',')) {
     throw new ConfigError(`${where}: dedupe.key (${p.dedupe.key.join(', ')}) must equal conflicts.key (${p.conflicts.key.join(', ')})`, { hint: 'omit dedupe.key: duplicates are then looked for within each source on the conflict key' });
   }
