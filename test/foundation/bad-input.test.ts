@@ -1,8 +1,8 @@
 // Bad input: every failure names its class, the file or ref at fault, exits 1 (2 for bad usage),
 // and leaves the catalog exactly as it was.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { openCatalog } from '../../src/store/open.ts';
 import { allManifests, BIN, catalogState, cli, dataDirOf, newProject, tempDir, walkFiles, removeTempDirs } from './helpers.ts';
@@ -69,7 +69,22 @@ describe('importing bad files', () => {
     spawnSync('chmod', ['-R', 'a+rwX', fx, join(project, '..')]);
     chmodSync(secret, 0o000);
     const asNobody = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
-    const r = spawnSync(process.execPath, [BIN, '--project', project, 'import', secret, '--name', 'good'], { cwd: fx, encoding: 'utf8', ...asNobody });
+    // `nobody` must be able to reach the checkout: a clone inside a 0700 temp folder (as CI makes)
+    // gets o+x on its ancestors for the length of the test.
+    const restore: [string, number][] = [];
+    for (let d = dirname(BIN); d !== dirname(d); d = dirname(d)) {
+      const mode = statSync(d).mode & 0o7777;
+      if (!(mode & 0o001)) {
+        restore.push([d, mode]);
+        chmodSync(d, mode | 0o001);
+      }
+    }
+    let r;
+    try {
+      r = spawnSync(process.execPath, [BIN, '--project', project, 'import', secret, '--name', 'good'], { cwd: fx, encoding: 'utf8', ...asNobody });
+    } finally {
+      for (const [d, mode] of restore) chmodSync(d, mode);
+    }
     expect(r.status).toBe(1);
     expect(r.stderr).toContain(`InputError: cannot read ${secret}: EACCES`);
     expect(await catalogState(project)).toEqual(before);
