@@ -3,7 +3,6 @@
 import type { Command } from 'commander';
 import { UsageError } from '../core/errors.ts';
 import { makeRunner } from '../engine/execute.ts';
-import { runInference } from '../model/infer/plan.ts';
 import { intOption, output, planProgressBar, withProject } from './common.ts';
 
 interface Opts {
@@ -50,6 +49,7 @@ export function register(program: Command): void {
         const runner = await makeRunner(p, o.runner);
         const bar = planProgressBar(g, 'infer');
         try {
+          const { runInference } = await import('../model/infer/plan.ts');
           const r = await runInference(
             p,
             {

@@ -2,7 +2,6 @@
 // version to the registry after checking it against its feature spec.
 import type { Command } from 'commander';
 import { UsageError } from '../core/errors.ts';
-import { addModel } from '../model/registry.ts';
 import { output, withProject } from './common.ts';
 
 export function register(program: Command): void {
@@ -25,6 +24,7 @@ export function register(program: Command): void {
         metrics[k] = Number(v);
       }
       await withProject(cmd, async (p, g) => {
+        const { addModel } = await import('../model/registry.ts'); // ONNX Runtime loads only when used
         const added = await addModel(p, {
           file,
           name: o.name,

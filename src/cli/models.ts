@@ -1,6 +1,5 @@
 // `sluice models`: the model registry's versions with their inputs, outputs and training data.
 import type { Command } from 'commander';
-import { listModels } from '../model/registry.ts';
 import { output, table, withProject } from './common.ts';
 
 export function register(program: Command): void {
@@ -10,6 +9,7 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExample:\n  $ sluice models --json')
     .action(async (_opts: unknown, cmd: Command) => {
       await withProject(cmd, async (p, g) => {
+        const { listModels } = await import('../model/registry.ts');
         const ms = listModels(p);
         const sig = (ts: { name: string; dims: unknown[] }[]) => ts.map((t) => `${t.name}[${t.dims.map((d) => d ?? '?').join(',')}]`).join(' ');
         output(g, ms, () =>
