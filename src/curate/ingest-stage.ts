@@ -108,7 +108,7 @@ export const ingestStage: Stage = {
     const where = `source ${source.name}, ${input.file}`;
     const m = compileMapping(pipeline, source, prepared.access, where, joinedFields(pipeline));
     const fields = pipeline.schema.map((f) => f.name);
-    const keep = prepared.gate ? ', __json, __ok, __vals' : '';
+    const keep = prepared.gate ? ', __json, __ok, __vals, __valid' : '';
     let reason = m.outer[m.outer.length - 1]!.replace(/ AS __reason$/, '');
     if (prepared.gate) reason = `CASE WHEN NOT ${prepared.gate.ok} THEN ${prepared.gate.reason} ELSE ${reason} END`;
     const rawFields = pipeline.schema.filter((f) => !fieldMapOf(source, f.name).sql).map((f) => f.name);

@@ -84,12 +84,13 @@ export async function prepareInput(
     const paths: string[] = [];
     const jsonPath = (n: string) => '$.' + n.split('.').map((k) => (/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) ? k : `"${k.replace(/"/g, '\\"')}"`)).join('.');
     const relation = () =>
-      // try(): invalid JSON gives NULL instead of an error, so the record is parsed once; a valid
-      // document is an object exactly when its first non-blank character is '{'.
-      `(SELECT *, __vals IS NOT NULL AND left(ltrim(__json), 1) = '{' AS __ok FROM ` +
-      `(SELECT *, try(json_extract_string(__json, [${(paths.length ? paths : ['$.__none']).map(lit).join(', ')}])) AS __vals FROM ` +
+      // Only valid documents are parsed for values (CASE evaluates its branch for those rows only;
+      // try() measured 3x slower); a valid document is an object when its first non-blank character is '{'.
+      `(SELECT *, __valid AND left(ltrim(__json), 1) = '{' AS __ok FROM ` +
+      `(SELECT *, CASE WHEN __valid THEN json_extract_string(__json, [${(paths.length ? paths : ['$.__none']).map(lit).join(', ')}]) END AS __vals FROM ` +
+      `(SELECT *, json_valid(__json) AS __valid FROM ` +
       `read_csv(${lit(cleanPath)}, header = false, auto_detect = false, delim = ${lit(String.fromCharCode(31))}, quote = '', escape = '', ` +
-      `columns = {'__rec': 'BIGINT', '__line': 'BIGINT', '__json': 'VARCHAR'}, max_line_size = ${Math.max(2_097_152, maxRecordBytes + 64)}, new_line = '\\n')))`;
+      `columns = {'__rec': 'BIGINT', '__line': 'BIGINT', '__json': 'VARCHAR'}, max_line_size = ${Math.max(2_097_152, maxRecordBytes + 64)}, new_line = '\\n'))))`;
     return {
       relation,
       access: {
@@ -105,7 +106,7 @@ export async function prepareInput(
       records: scan.records,
       bad: scan.bad,
       rawExpr: () => '__json',
-      gate: { ok: '__ok', reason: `CASE WHEN __vals IS NULL THEN 'invalid JSON' ELSE 'not a JSON object' END` },
+      gate: { ok: '__ok', reason: `CASE WHEN NOT __valid THEN 'invalid JSON' ELSE 'not a JSON object' END` },
       notes: scan.blankLines ? [`${scan.blankLines} blank line(s) skipped`] : [],
     };
   }
