@@ -82,7 +82,8 @@ class Out {
 }
 
 /** Reads a file as one growing window of bytes so a record may span chunk boundaries. */
-function* windows(path: string): Generator<{ buf: Buffer; end: number; eof: boolean; consume: (upTo: number) => void }> {
+/** `start` skips a UTF-8 byte order mark at the beginning of the file. */
+function* windows(path: string): Generator<{ buf: Buffer; end: number; eof: boolean; start: number; consume: (upTo: number) => void }> {
   const fd = openSync(path, 'r');
   try {
     let buf = Buffer.allocUnsafe(CHUNK);
@@ -90,6 +91,7 @@ function* windows(path: string): Generator<{ buf: Buffer; end: number; eof: bool
     let end = 0;
     let eof = false;
     let consumed = 0;
+    let first = true;
     while (!eof) {
       // keep the unconsumed tail, then fill
       if (start > 0) {
@@ -106,10 +108,13 @@ function* windows(path: string): Generator<{ buf: Buffer; end: number; eof: bool
       if (n === 0) eof = true;
       end += n;
       consumed = 0;
+      const bom = first && end >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf;
+      first = false;
       yield {
         buf,
         end,
         eof,
+        start: bom ? 3 : 0,
         consume: (upTo: number) => {
           consumed = upTo;
         },
@@ -179,14 +184,9 @@ export function scanCsv(path: string, cleanPath: string, delimiter: ',' | '\t', 
   const res: ScanResult = { header: [], records: 0, good: 0, bad: [], renamedHeaders: [], blankLines: 0 };
   let expected = -1;
   let line = 1; // line number of the next record's first line
-  let first = true;
   for (const w of windows(path)) {
     const { buf, end, eof } = w;
-    let pos = 0;
-    if (first) {
-      if (end >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) pos = 3;
-      first = false;
-    }
+    let pos = w.start;
     const utf8Ok = isUtf8(buf.subarray(pos, end));
     let nextQuote = -1; // cached positions of the next quote and CR at or after pos
     let nextCr = -1;
@@ -325,14 +325,9 @@ export function scanJsonl(path: string, cleanPath: string, o: ScanOptions = {}):
   const out = new Out(openSync(cleanPath, 'w'));
   const res: ScanResult = { header: [], records: 0, good: 0, bad: [], renamedHeaders: [], blankLines: 0 };
   let line = 0;
-  let first = true;
   for (const w of windows(path)) {
     const { buf, end, eof } = w;
-    let pos = 0;
-    if (first) {
-      if (end >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) pos = 3;
-      first = false;
-    }
+    let pos = w.start;
     const utf8Ok = isUtf8(buf.subarray(pos, end));
     const sepFree = buf.subarray(pos, end).indexOf(UNIT_SEP) < 0;
     while (pos < end) {
