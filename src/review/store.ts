@@ -542,8 +542,9 @@ export class ReviewStore {
     p.pending -= p.held;
     // Driven by the decisions (few), joined to their items for the filter: never a scan of all items.
     const reviewers = await this.db.all<{ name: string; decisions: number }>(
-      `SELECT r.name, count(*) AS decisions FROM review_decisions d JOIN review_reviewers r ON r.id = d.reviewer_id
-       ${f.sql ? 'JOIN review_items i ON i.id = d.item_id ' : ''}WHERE 1 = 1${f.sql} GROUP BY r.name ORDER BY r.name`,
+      // CROSS JOIN: SQLite then keeps decisions as the outer loop (it would otherwise scan the items).
+      `SELECT r.name, count(*) AS decisions FROM review_decisions d ${f.sql ? 'CROSS JOIN review_items i ' : ''}JOIN review_reviewers r ON r.id = d.reviewer_id
+       WHERE 1 = 1${f.sql ? ' AND i.id = d.item_id' : ''}${f.sql} GROUP BY r.name ORDER BY r.name`,
       f.params,
     );
     return { ...p, left: p.pending + p.held + p.disputed, reviewers: reviewers.map((r) => ({ name: r.name, decisions: Number(r.decisions) })), agreement: await this.agreement(filter) };
@@ -555,7 +556,7 @@ export class ReviewStore {
     const rows = await this.db.all<{ item_id: number; reviewer: string; outcome: string }>(
       `SELECT d.item_id, r.name AS reviewer, d.outcome FROM review_decisions d JOIN review_reviewers r ON r.id = d.reviewer_id
        WHERE d.role = 'review' AND d.item_id IN (
-         SELECT d2.item_id FROM review_decisions d2 JOIN review_items i ON i.id = d2.item_id WHERE d2.role = 'review'${f.sql} GROUP BY d2.item_id HAVING count(*) >= 2)`,
+         SELECT d2.item_id FROM review_decisions d2 CROSS JOIN review_items i WHERE i.id = d2.item_id AND d2.role = 'review'${f.sql} GROUP BY d2.item_id HAVING count(*) >= 2)`,
       f.params,
     );
     return agreementOf(rows.map((r) => ({ ...r, item_id: Number(r.item_id) })));
