@@ -14,6 +14,7 @@ import { detectFormat } from '../io/formats.ts';
 import type { IngestConfig, IngestInput, IngestStats } from './ingest-stage.ts';
 import type { Pipeline } from './pipeline.ts';
 import { groupingOf } from './dedupe.ts';
+import { routeReviewItems } from './review-items.ts';
 
 const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
@@ -72,6 +73,7 @@ export async function curate(project: Project, pipeline: Pipeline, baseDir: stri
   const { plan, skipped } = await planCurate(project, pipeline, baseDir);
   if (!plan) return { manifest: null, skipped, stats: [] };
   const manifest = await executePlan(project, plan, runner, onProgress);
+  await routeReviewItems(project, pipeline, manifest);
   const results = await project.catalog.taskResults<{ stats: IngestStats }>(plan.runId);
   const stats = plan.maps.map((m) => results.get(m.id)!.output.stats);
   return { manifest, skipped, stats };

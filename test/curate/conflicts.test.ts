@@ -13,6 +13,8 @@ import { LocalRunner } from '../../src/engine/runners/local.ts';
 import { curate } from '../../src/curate/curate.ts';
 import { definePipeline } from '../../src/curate/pipeline.ts';
 import type { FileEntry } from '../../src/core/manifest.ts';
+import { openReviewStore } from '../../src/review/store.ts';
+import { routeReviewItems } from '../../src/curate/review-items.ts';
 
 let dir: string;
 let project: Project;
@@ -69,5 +71,19 @@ describe('conflicting sources', () => {
       ['house', 'travel'],
       ['partner', 'leisure'],
     ]);
+    // the conflict is in the review queue, with both sources' values, once even if routed again
+    const store = await openReviewStore(project);
+    try {
+      const items = await store.list({ dataset: 'ads' });
+      const [{ _id: conflictId }] = (await duck.all<{ _id: string }>(`SELECT _id FROM read_parquet([${files.join(', ')}])`)) as [{ _id: string }];
+      expect(conflictId).toMatch(/^entity:[0-9a-f]{16}$/);
+      expect(items.map((i) => [i.kind, i.record_id, i.priority, i.fields, i.variants?.map((v) => v.source)])).toEqual([
+        ['conflict', conflictId, 4, ['category'], ['house', 'partner']],
+      ]);
+      expect(await store.addItems([])).toBe(0);
+    } finally {
+      await store.close();
+    }
+    expect(await routeReviewItems(project, p, r.manifest!)).toBe(0);
   });
 });

@@ -13,6 +13,7 @@ import { LocalRunner } from '../../src/engine/runners/local.ts';
 import { curate } from '../../src/curate/curate.ts';
 import { definePipeline } from '../../src/curate/pipeline.ts';
 import type { FileEntry } from '../../src/core/manifest.ts';
+import { openReviewStore } from '../../src/review/store.ts';
 
 let dir: string;
 let project: Project;
@@ -84,6 +85,17 @@ describe('rules', () => {
       { id: 4, reason: 'rule country-code: country must match [A-Z]{2}', severity: 5 },
       { id: 7, reason: 'rule big-bid: bid must be ≤ 100', severity: 2 },
     ]);
+    const store = await openReviewStore(project);
+    try {
+      const items = await store.list({ dataset: 'imps' });
+      expect(items.map((i) => [i.kind, i.record.id, i.priority, i.fields, i.reasons, i.source, i.routed_in]).sort((a, b) => Number(a[1]) - Number(b[1]))).toEqual([
+        ['rule', 4, 5, ['country'], [{ rule: 'country-code', message: 'country must match [A-Z]{2}' }], 'log', 'imps@1'],
+        ['rule', 7, 2, ['bid'], [{ rule: 'big-bid', message: 'bid must be ≤ 100' }], 'log', 'imps@1'],
+      ]);
+      expect(items[0]!.rules!.map((r) => r.id)).toEqual(['bid-range', 'country-code', 'big-bid']);
+    } finally {
+      await store.close();
+    }
   });
 
   it('refuses a rule on a field the schema does not have', () => {
