@@ -3,9 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { InputError, UsageError } from '../core/errors.ts';
 import { assertName } from '../core/names.ts';
-import { applyReview } from '../review/apply.ts';
-import { exportLabelStudio, importLabelStudio, type LsTask } from '../review/label-studio.ts';
-import { buildReviewServer } from '../review/server.ts';
+import type { LsTask } from '../review/label-studio.ts';
 import { openReviewStore } from '../review/store.ts';
 import { intOption, output, withProject } from './common.ts';
 
@@ -43,6 +41,7 @@ export function register(program: Command): void {
     .action(async (opts: { host: string; port: number; lease: number }, cmd: Command) => {
       await withProject(cmd, async (p, g) => {
         const store = await openReviewStore(p, { leaseMs: opts.lease * 1000 });
+        const { buildReviewServer } = await import('../review/server.ts'); // Fastify loads only for `serve`
         const app = await buildReviewServer({ store, project: p });
         const url = await app.listen({ host: opts.host, port: opts.port });
         output(g, { url }, () => `review UI on ${url}/#token=<your token>  (Ctrl-C to stop)`);
@@ -64,6 +63,7 @@ export function register(program: Command): void {
       await withProject(cmd, async (p, g) => {
         const store = await openReviewStore(p);
         try {
+          const { applyReview } = await import('../review/apply.ts');
           const r = await applyReview(p, store, dataset);
           output(g, r, () =>
             r.to === null
@@ -88,6 +88,7 @@ export function register(program: Command): void {
       await withProject(cmd, async (p) => {
         const store = await openReviewStore(p);
         try {
+          const { exportLabelStudio } = await import('../review/label-studio.ts');
           const text = JSON.stringify(await exportLabelStudio(store, opts.dataset), null, 2) + '\n';
           if (opts.output) writeFileSync(opts.output, text);
           else process.stdout.write(text);
@@ -114,6 +115,7 @@ export function register(program: Command): void {
       await withProject(cmd, async (p, g) => {
         const store = await openReviewStore(p);
         try {
+          const { importLabelStudio } = await import('../review/label-studio.ts');
           const r = await importLabelStudio(store, tasks, opts.dataset ? { dataset: opts.dataset } : {});
           output(g, r, () => `${r.tasks} tasks: ${r.itemsAdded} new items, ${r.decisions} decisions recorded, ${r.skipped} already there`);
         } finally {
