@@ -8,7 +8,7 @@
 import { FlowProducer, Queue, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SluiceError, UserCodeError } from '../../core/errors.ts';
+import { InternalError, SluiceError, UserCodeError } from '../../core/errors.ts';
 import { sha256Text } from '../../core/hash.ts';
 import type { Catalog } from '../../store/catalog.ts';
 import { mapTaskId, reduceTaskId, type PlanOutputs, type PlanProgress, type PlanSpec, type Runner, type TaskEnv, type TaskOutput } from '../plan.ts';
@@ -99,7 +99,10 @@ export class BullmqRunner implements Runner {
         })),
       });
     }
-    let lastDone = -1;
+    // Every phase reports from zero, however fast the workers are.
+    onProgress?.({ phase, done: 0, total: tasks.length });
+    let lastDone = 0;
+    let unsettled = 0;
     for (;;) {
       const job = await this.queue.getJob(barrierId);
       if (!job) throw new SluiceError(`barrier job ${barrierId} disappeared from Redis`, { hint: 'was the queue obliterated? rerun the command' });
@@ -109,8 +112,25 @@ export class BullmqRunner implements Runner {
       // a worker to pick the barrier itself up.
       const finished = state !== 'waiting-children' && state !== 'unknown';
       const done = finished ? tasks.length : ((await job.getDependenciesCount({ processed: true })).processed ?? 0);
-      if (done !== lastDone) onProgress?.({ phase, done: (lastDone = done), total: tasks.length });
-      if (finished) return;
+      if (finished) {
+        // A barrier can leave `waiting-children` on its way to `failed` (a child used up its
+        // attempts): the phase is done only when every task's result is in the catalog.
+        const results = await this.o.catalog.taskResults(plan.runId);
+        const missing = tasks.filter((t) => !results.has(t.id));
+        if (missing.length === 0) {
+          if (lastDone !== tasks.length) onProgress?.({ phase, done: tasks.length, total: tasks.length });
+          return;
+        }
+        for (const t of missing) {
+          const tj = await this.queue.getJob(BullmqRunner.jobId(plan, env, t.id));
+          if (tj && (await tj.getState()) === 'failed') throw await this.failure(plan, env, tasks);
+        }
+        if (++unsettled > 1200) {
+          throw new InternalError(`phase ${phase} of run ${plan.runId} finished in Redis but ${missing.length} task result(s) never reached the catalog`, {
+            hint: 'rerun the command; finished tasks are not redone',
+          });
+        }
+      } else if (done !== lastDone) onProgress?.({ phase, done: (lastDone = done), total: tasks.length });
       await sleep(this.pollMs);
     }
   }
