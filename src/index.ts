@@ -23,3 +23,20 @@ export { dedupByKey } from './engine/dedup.ts';
 // io: import and export
 export { importFiles, planImport } from './io/import.ts';
 export { exportVersion } from './io/export.ts';
+
+// curate: pipelines, accounting, rules, duplicates, conflicts, point-in-time joins, purge
+export { definePipeline, loadPipeline, type Pipeline, type PipelineInput } from './curate/pipeline.ts';
+export { curate, planCurate, type CurateResult } from './curate/curate.ts';
+export { purgeSource } from './curate/purge.ts';
+
+// analyze: statistics, drift, splits, rebalancing, reports
+export { computeStats } from './analyze/stats.ts';
+export { computeDrift } from './analyze/drift.ts';
+export { splitVersion } from './analyze/split.ts';
+export { rebalanceVersion } from './analyze/rebalance.ts';
+export { statsHtml, driftHtml } from './analyze/report.ts';
+
+// review: the queue and folding decisions back
+export { openReviewStore } from './review/store.ts';
+export { applyReview } from './review/apply.ts';
+export type { ReviewItemInput } from './review/types.ts';
