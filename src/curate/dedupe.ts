@@ -11,6 +11,7 @@ import { readShuffle, writeShuffle } from '../engine/shuffle.ts';
 import { parquetWriterOptions } from '../io/parquet.ts';
 import type { Pipeline } from './pipeline.ts';
 import { mergeConflicts } from './conflicts.ts';
+import { describeRule, type Rule } from './rules.ts';
 
 export const DedupeSchema = z
   .object({
@@ -30,6 +31,8 @@ export type Dedupe = z.infer<typeof DedupeSchema>;
  * "first seen" within each source on the conflict key. Null when the plan needs no shuffle.
  */
 export function groupingOf(p: Pipeline): Dedupe | null {
+  const unique = p.rules.find((r) => r.unique);
+  if (unique) return { keep: 'first', partitions: 4, key: unique.unique! };
   if (p.conflicts) return { keep: 'first', partitions: 4, ...(p.dedupe ?? {}), key: p.conflicts.key };
   return p.dedupe ?? null;
 }
@@ -70,7 +73,16 @@ export async function reduceDuplicates(
   partition: number,
   inputs: FileEntry[],
   head: Manifest | null,
-): Promise<{ part: FileEntry | null; duplicates: FileEntry | null; review: FileEntry | null; reviewRecords: number; dropped: number; superseded: number }> {
+): Promise<{
+  part: FileEntry | null;
+  duplicates: FileEntry | null;
+  review: FileEntry | null;
+  reviewRecords: number;
+  quarantine: FileEntry | null;
+  quarantineRecords: number;
+  dropped: number;
+  superseded: number;
+}> {
   const sources: string[] = [];
   if (inputs.length) sources.push(`SELECT * FROM ${readShuffle(dataDir, inputs)}`);
   // Rows already in the dataset take part too (run 0: they were seen first).
@@ -80,7 +92,7 @@ export async function reduceDuplicates(
       `SELECT * FROM (SELECT *, ${dedupeKey(p, d)} AS __dkey, ${ord}, 0 AS __run FROM (${scanSql(dataDir, head)})) WHERE hash(__dkey) % ${d.partitions} = ${partition}`,
     );
   }
-  if (!sources.length) return { part: null, duplicates: null, review: null, reviewRecords: 0, dropped: 0, superseded: 0 };
+  if (!sources.length) return { part: null, duplicates: null, review: null, reviewRecords: 0, quarantine: null, quarantineRecords: 0, dropped: 0, superseded: 0 };
   // With conflicts, duplicates are looked for within each source; sources are merged afterwards.
   const within = p.conflicts ? '__dkey, _source.source' : '__dkey';
   const order =
@@ -91,10 +103,12 @@ export async function reduceDuplicates(
         : `__run, __src, __file, __recno`;
   const t = `dedupe_${outDir.replace(/[^A-Za-z0-9]/g, '_').slice(-40)}`;
   await duck.run(
-    `CREATE OR REPLACE TEMP TABLE ${ident(t)} AS SELECT *, row_number() OVER w AS __rn, first_value(_id) OVER w AS __winner ` +
+    `CREATE OR REPLACE TEMP TABLE ${ident(t)} AS SELECT *, row_number() OVER w AS __rn, first_value(_id) OVER w AS __winner, count(*) OVER (PARTITION BY __dkey) AS __n ` +
       `FROM (${sources.join(' UNION ALL BY NAME ')}) WINDOW w AS (PARTITION BY ${within} ORDER BY ${order})`,
   );
-  const hidden = ['__dkey', '__priority', '__src', '__file', '__recno', '__run', '__rn', '__winner'];
+  const hidden = ['__dkey', '__priority', '__src', '__file', '__recno', '__run', '__rn', '__winner', '__n'];
+  const unique = p.rules.find((r) => r.unique);
+  if (unique) return uniqueOutcome(duck, dataDir, outDir, p, unique, t, hidden);
   let part: FileEntry;
   let review: FileEntry | null = null;
   let reviewRecords = 0;
@@ -123,9 +137,51 @@ export async function reduceDuplicates(
     part,
     review,
     reviewRecords,
+    quarantine: null,
+    quarantineRecords: 0,
     duplicates: await describeFile(duck, dataDir, dupRel),
     dropped: Number(dropped),
     superseded: Number(superseded),
+  };
+}
+
+/**
+ * A unique rule: every row whose key repeats (in this run or against the rows already in the
+ * dataset) breaks it; they leave the version for the quarantine or the review queue, or stay with a
+ * warning.
+ */
+async function uniqueOutcome(duck: DuckSession, dataDir: string, outDir: string, p: Pipeline, rule: Rule, t: string, hidden: string[]) {
+  const fields = p.schema.map((f) => f.name);
+  const breaks = rule.action === 'warn' ? 'false' : '__n > 1';
+  const message = lit(`rule ${rule.id}: ${describeRule(rule)}`);
+  const abs = (rel: string) => lit(safeJoin(dataDir, rel));
+  const partRel = `${outDir}/part-0.parquet`;
+  await duck.run(`COPY (SELECT * EXCLUDE (${hidden.join(', ')}) FROM ${ident(t)} WHERE NOT (${breaks}) ORDER BY _id) TO ${abs(partRel)} (${parquetWriterOptions()})`);
+  const qRel = `${outDir}/quarantine-0.parquet`;
+  await duck.run(
+    `COPY (SELECT _id, _source.source AS source, _source.file AS file, _source.record AS record, _source.line AS line, ` +
+      `to_json({${fields.map((f) => `${lit(f)}: ${ident(f)}`).join(', ')}})::VARCHAR AS raw, ${message} AS reason, 'rules' AS stage ` +
+      `FROM ${ident(t)} WHERE ${breaks} AND ${lit(rule.action)} = 'quarantine' ORDER BY _id) TO ${abs(qRel)} (${parquetWriterOptions()})`,
+  );
+  const rRel = `${outDir}/review-0.parquet`;
+  await duck.run(
+    `COPY (SELECT _id, _source, ${fields.map(ident).join(', ')}, ${message} AS reason, [${lit(rule.id)}] AS rules, ${rule.severity} AS severity ` +
+      `FROM ${ident(t)} WHERE ${breaks} AND ${lit(rule.action)} = 'review' ORDER BY _id) TO ${abs(rRel)} (${parquetWriterOptions()})`,
+  );
+  const [{ fresh, old }] = (await duck.all<{ fresh: number; old: number }>(
+    `SELECT count(*) FILTER (WHERE __run = 1)::BIGINT AS fresh, count(*) FILTER (WHERE __run = 0)::BIGINT AS old FROM ${ident(t)} WHERE ${breaks}`,
+  )) as [{ fresh: number; old: number }];
+  await duck.run(`DROP TABLE ${ident(t)}`);
+  const q = rule.action === 'quarantine';
+  return {
+    part: await describeFile(duck, dataDir, partRel),
+    duplicates: null,
+    review: await describeFile(duck, dataDir, rRel),
+    reviewRecords: q ? 0 : Number(fresh),
+    quarantine: await describeFile(duck, dataDir, qRel),
+    quarantineRecords: q ? Number(fresh) : 0,
+    dropped: 0,
+    superseded: Number(old),
   };
 }
 

@@ -212,7 +212,15 @@ export const ingestStage: Stage = {
     const r = await reduceDuplicates(ctx.duck, ctx.env.dataDir, ctx.outDir, pipeline, groupingOf(pipeline)!, partition, inputs, head);
     return {
       parts: r.part && r.part.rows > 0 ? [r.part] : [],
-      stats: { dropped: r.dropped, superseded: r.superseded, duplicates: r.duplicates as unknown as Json, review: r.review as unknown as Json, reviewRecords: r.reviewRecords },
+      stats: {
+        dropped: r.dropped,
+        superseded: r.superseded,
+        duplicates: r.duplicates as unknown as Json,
+        review: r.review as unknown as Json,
+        reviewRecords: r.reviewRecords,
+        quarantine: r.quarantine as unknown as Json,
+        quarantineRecords: r.quarantineRecords,
+      },
     };
   },
 
@@ -232,6 +240,9 @@ export const ingestStage: Stage = {
     const superseded = reduced.reduce((n, o) => n + Number((o.stats as { superseded: number }).superseded), 0);
     const conflictRecords = reduced.reduce((n, o) => n + Number((o.stats as { reviewRecords?: number }).reviewRecords ?? 0), 0);
     const conflictFiles = reduced.map((o) => (o.stats as { review?: FileEntry | null }).review).filter((f): f is FileEntry => Boolean(f && f.rows > 0));
+    // rows a unique rule sent to quarantine in the reduce step
+    const reducedQuarantine = reduced.map((o) => (o.stats as { quarantine?: FileEntry | null }).quarantine).filter((f): f is FileEntry => Boolean(f && f.rows > 0));
+    const uniqueQuarantined = reduced.reduce((n, o) => n + Number((o.stats as { quarantineRecords?: number }).quarantineRecords ?? 0), 0);
     const ingested = [...(keepHead ? ((head.extra?.ingested as IngestStats[] | undefined) ?? []) : []), ...stats.map(({ quarantine: _q, reviewFile: _r, ...s }) => s)];
     const licences: Licence[] = pipeline.sources
       .filter((s) => s.licence)
@@ -242,7 +253,7 @@ export const ingestStage: Stage = {
       ...targetColumns(pipeline),
       ...(pipeline.conflicts ? [{ name: '_winners', type: 'VARCHAR', nullable: true, description: 'for merged entities: the source each field came from (JSON)' }] : []),
     ];
-    const qParts = stats.map((s) => s.quarantine!).filter((q) => q.rows > 0);
+    const qParts = [...stats.map((s) => s.quarantine!).filter((q) => q.rows > 0), ...reducedQuarantine];
     return {
       schema: schema.map((c) => ({ ...c, nullable: SYSTEM_COLUMNS.includes(c.name as never) ? false : c.nullable })),
       parts,
@@ -257,8 +268,8 @@ export const ingestStage: Stage = {
         run: {
           files: stats.length,
           records: sum(stats, 'records'),
-          accepted: sum(stats, 'accepted') - dropped - conflictRecords,
-          quarantined: sum(stats, 'quarantined'),
+          accepted: sum(stats, 'accepted') - dropped - conflictRecords - uniqueQuarantined,
+          quarantined: sum(stats, 'quarantined') + uniqueQuarantined,
           review: sum(stats, 'review') + conflictRecords,
           ...(grouped ? { duplicates: dropped, superseded } : {}),
           ...(pipeline.conflicts ? { conflicts: conflictFiles.reduce((n, f) => n + f.rows, 0) } : {}),

@@ -26,10 +26,12 @@ export const RuleSchema = z
     sql: z.string().optional(),
     /** the value must exist in another dataset: `dataset` is a ref, `column` defaults to the field */
     ref: z.object({ field: z.string(), dataset: z.string(), column: z.string().optional() }).strict().optional(),
+    /** the fields' values must not repeat across the dataset (checked in the plan's reduce step) */
+    unique: z.array(z.string()).min(1).optional(),
   })
   .strict()
-  .refine((r) => ['not_null', 'type', 'range', 'regex', 'enum', 'sql', 'ref'].filter((k) => r[k as keyof typeof r] !== undefined).length === 1, {
-    message: 'give exactly one check: not_null, type, range, regex, enum, sql or ref',
+  .refine((r) => ['not_null', 'type', 'range', 'regex', 'enum', 'sql', 'ref', 'unique'].filter((k) => r[k as keyof typeof r] !== undefined).length === 1, {
+    message: 'give exactly one check: not_null, type, range, regex, enum, sql, ref or unique',
   });
 export type Rule = z.infer<typeof RuleSchema>;
 
@@ -37,7 +39,7 @@ export type Rule = z.infer<typeof RuleSchema>;
 export const refTable = (i: number) => `__ref_${i}`;
 
 function fieldOf(r: Rule): string | undefined {
-  return r.not_null ?? r.type?.field ?? r.range?.field ?? r.regex?.field ?? r.enum?.field ?? r.ref?.field;
+  return r.not_null ?? r.type?.field ?? r.range?.field ?? r.regex?.field ?? r.enum?.field ?? r.ref?.field ?? r.unique?.[0];
 }
 
 /** Checks rule fields against the target schema; throws ConfigError naming the rule. */
@@ -47,6 +49,13 @@ export function checkRules(p: Pipeline, rules: Rule[], where: string): void {
   for (const [i, r] of rules.entries()) {
     if (ids.has(r.id)) throw new ConfigError(`${where}: rules.${i}.id: ${r.id} is used twice`);
     ids.add(r.id);
+    for (const u of r.unique ?? []) {
+      if (!names.has(u)) throw new ConfigError(`${where}: rules.${i} (${r.id}): ${u} is not a field of the target schema`, { hint: `fields: ${[...names].join(', ')}` });
+    }
+    if (r.unique && (p.dedupe || p.conflicts)) {
+      throw new ConfigError(`${where}: rules.${i} (${r.id}): a unique rule cannot be combined with dedupe or conflicts`, { hint: 'dedupe already keeps one row per key; drop one of them' });
+    }
+    if (r.unique && rules.filter((x) => x.unique).length > 1) throw new ConfigError(`${where}: rules.${i} (${r.id}): only one unique rule per pipeline`);
     const f = fieldOf(r);
     if (f && !names.has(f)) throw new ConfigError(`${where}: rules.${i} (${r.id}): ${f} is not a field of the target schema`, { hint: `fields: ${[...names].join(', ')}` });
     for (const s of r.sources ?? []) {
@@ -71,7 +80,7 @@ export function violation(r: Rule, i: number): string {
   if (r.enum) return `COALESCE(CAST(${f(r.enum.field)} AS VARCHAR) NOT IN (${r.enum.values.map((v) => lit(String(v))).join(', ')}), false)`;
   if (r.sql) return `NOT COALESCE((${r.sql}), true)`;
   if (r.ref) return `${f(r.ref.field)} IS NOT NULL AND CAST(${f(r.ref.field)} AS VARCHAR) NOT IN (SELECT v FROM ${ident(refTable(i))})`;
-  return 'false';
+  return 'false'; // unique: not a per-row check; the reduce step applies it
 }
 
 export function describeRule(r: Rule): string {
@@ -83,6 +92,7 @@ export function describeRule(r: Rule): string {
   if (r.enum) return `${r.enum.field} must be one of ${r.enum.values.join(', ')}`;
   if (r.sql) return `${r.sql} must hold`;
   if (r.ref) return `${r.ref.field} must exist in ${r.ref.dataset}`;
+  if (r.unique) return `${r.unique.join(', ')} must be unique`;
   return r.id;
 }
 

@@ -104,3 +104,44 @@ describe('rules', () => {
     ).toThrow(/rules\.0 \(r\): b is not a field of the target schema/);
   });
 });
+
+describe('a unique rule', () => {
+  it('quarantines every row whose key repeats, across files, in the plan\'s reduce step', async () => {
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(join(dir, 'orders'));
+    writeFileSync(join(dir, 'orders', 'a.csv'), 'order_id,amount\no1,10\no2,20\no3,30\n');
+    writeFileSync(join(dir, 'orders', 'b.csv'), 'order_id,amount\no2,21\no4,40\n');
+    const p = definePipeline({
+      target: 'orders',
+      schema: [
+        { name: 'order_id', type: 'string', nullable: false },
+        { name: 'amount', type: 'float' },
+      ],
+      sources: [{ name: 'shop', files: 'orders/*.csv' }],
+      rules: [{ id: 'order-unique', unique: ['order_id'] }],
+    });
+    const r = await curate(project, p, dir, new LocalRunner(await project.duck(), project.catalog));
+    expect(r.manifest!.extra!.run).toMatchObject({ records: 5, accepted: 3, quarantined: 2, review: 0 });
+    const duck = await project.duck();
+    expect((await duck.all<{ order_id: string }>(`SELECT order_id FROM (${scanSql(project.dataDir, r.manifest!)}) ORDER BY 1`)).map((x) => x.order_id)).toEqual(['o1', 'o3', 'o4']);
+    const q = await duck.all<{ file: string; record: number; reason: string }>(
+      `SELECT file, record, reason FROM (${scanSql(project.dataDir, await project.catalog.resolve({ dataset: 'orders-quarantine', kind: 'latest' }))}) ORDER BY file`,
+    );
+    expect(q).toEqual([
+      { file: 'orders/a.csv', record: 2, reason: 'rule order-unique: order_id must be unique' },
+      { file: 'orders/b.csv', record: 1, reason: 'rule order-unique: order_id must be unique' },
+    ]);
+  });
+
+  it('cannot be combined with dedupe', () => {
+    expect(() =>
+      definePipeline({
+        target: 't',
+        schema: [{ name: 'a', type: 'int' }],
+        sources: [{ name: 's', files: 'x.csv' }],
+        rules: [{ id: 'u', unique: ['a'] }],
+        dedupe: { key: ['a'] },
+      }),
+    ).toThrow(/a unique rule cannot be combined with dedupe or conflicts/);
+  });
+});
