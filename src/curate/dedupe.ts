@@ -113,7 +113,9 @@ export async function reduceDuplicates(
   let review: FileEntry | null = null;
   let reviewRecords = 0;
   if (p.conflicts) {
-    await duck.run(`CREATE OR REPLACE TEMP TABLE ${ident(`${t}_s`)} AS SELECT * EXCLUDE (_winners) FROM ${ident(t)} WHERE __rn = 1`.replace(' EXCLUDE (_winners)', head?.schema.some((c) => c.name === '_winners') ? ' EXCLUDE (_winners)' : ''));
+    // rows already in the dataset carry the previous merge's _winners; the merge recomputes it
+    const exclude = head?.schema.some((c) => c.name === '_winners') ? ' EXCLUDE (_winners)' : '';
+    await duck.run(`CREATE OR REPLACE TEMP TABLE ${ident(`${t}_s`)} AS SELECT *${exclude} FROM ${ident(t)} WHERE __rn = 1`);
     const merged = await mergeConflicts(duck, dataDir, outDir, p, p.conflicts, `${t}_s`);
     await duck.run(`DROP TABLE ${ident(`${t}_s`)}`);
     part = merged.part;

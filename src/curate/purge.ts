@@ -116,5 +116,3 @@ async function modelsTrainedOn(project: Project, source: string): Promise<PurgeR
   }
   return out;
 }
-
-

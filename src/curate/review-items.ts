@@ -7,14 +7,9 @@ import { safeJoin } from '../core/names.ts';
 import { lit } from '../engine/duckdb.ts';
 import type { ReviewItemInput, ReviewReason, ReviewRule, ReviewVariant } from '../review/types.ts';
 import type { Pipeline } from './pipeline.ts';
-import { describeRule, violation, type Rule } from './rules.ts';
+import { describeRule, ruleFields, violation } from './rules.ts';
 
 const SYSTEM = new Set(['_id', '_source', 'reason', 'rules', 'severity', 'variants', 'fields', 'records']);
-
-function fieldsOf(r: Rule): string[] {
-  const f = r.not_null ?? r.type?.field ?? r.range?.field ?? r.regex?.field ?? r.enum?.field ?? r.ref?.field;
-  return f ? [f] : [];
-}
 
 /** The checks an edited record must pass: every rule that can be evaluated on one record. */
 export function reviewRules(p: Pipeline): ReviewRule[] {
@@ -40,7 +35,7 @@ export async function routeReviewItems(project: Project, p: Pipeline, m: Manifes
     const source = (row._source as { source?: string } | null)?.source;
     const variants = typeof row.variants === 'string' ? (JSON.parse(row.variants) as ReviewVariant[]) : undefined;
     const fired = (row.rules as string[] | null) ?? [];
-    const fields = variants ? ((row.fields as string[] | null) ?? []) : fired.flatMap((id) => (rules.get(id) ? fieldsOf(rules.get(id)!) : []));
+    const fields = variants ? ((row.fields as string[] | null) ?? []) : fired.flatMap((id) => (rules.get(id) ? ruleFields(rules.get(id)!) : []));
     return {
       dataset: m.dataset,
       record_id: String(row._id),

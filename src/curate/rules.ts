@@ -38,8 +38,11 @@ export type Rule = z.infer<typeof RuleSchema>;
 /** The table a `ref` rule reads its allowed values from (loaded once per task). */
 export const refTable = (i: number) => `__ref_${i}`;
 
-function fieldOf(r: Rule): string | undefined {
-  return r.not_null ?? r.type?.field ?? r.range?.field ?? r.regex?.field ?? r.enum?.field ?? r.ref?.field ?? r.unique?.[0];
+/** The fields a rule reads (what a reviewer should look at). */
+export function ruleFields(r: Rule): string[] {
+  if (r.unique) return r.unique;
+  const f = r.not_null ?? r.type?.field ?? r.range?.field ?? r.regex?.field ?? r.enum?.field ?? r.ref?.field;
+  return f ? [f] : [];
 }
 
 /** Checks rule fields against the target schema; throws ConfigError naming the rule. */
@@ -56,7 +59,7 @@ export function checkRules(p: Pipeline, rules: Rule[], where: string): void {
       throw new ConfigError(`${where}: rules.${i} (${r.id}): a unique rule cannot be combined with dedupe or conflicts`, { hint: 'dedupe already keeps one row per key; drop one of them' });
     }
     if (r.unique && rules.filter((x) => x.unique).length > 1) throw new ConfigError(`${where}: rules.${i} (${r.id}): only one unique rule per pipeline`);
-    const f = fieldOf(r);
+    const f = ruleFields(r)[0];
     if (f && !names.has(f)) throw new ConfigError(`${where}: rules.${i} (${r.id}): ${f} is not a field of the target schema`, { hint: `fields: ${[...names].join(', ')}` });
     for (const s of r.sources ?? []) {
       if (!p.sources.some((x) => x.name === s)) throw new ConfigError(`${where}: rules.${i} (${r.id}): no source named ${s}`);
