@@ -63,3 +63,23 @@ export const FEEDBACK_COLUMNS = {
   scrub_rules: 'VARCHAR',
 } as const;
 export type FeedbackColumn = keyof typeof FEEDBACK_COLUMNS;
+
+/** One labeled example as the join emits it (times in epoch ms); written as a row of `feedback`. */
+export interface FeedbackExample {
+  prediction_id: string;
+  model: string;
+  model_version: number;
+  arm: string;
+  predicted_at: number;
+  decided_at: number;
+  label: 0 | 1;
+  score: number;
+  event_id: string | null;
+  event_type: string | null;
+  picked_position: number | null;
+  shown_count: number | null;
+  text: string | null;
+  scrub_rules: string | null;
+  /** the prediction's logged fields */
+  fields: Record<string, unknown>;
+}
