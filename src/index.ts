@@ -40,3 +40,6 @@ export { statsHtml, driftHtml } from './analyze/report.ts';
 export { openReviewStore } from './review/store.ts';
 export { applyReview } from './review/apply.ts';
 export type { ReviewItemInput } from './review/types.ts';
+
+// mine: hard-example mining (ONNX Runtime loads on first call)
+export { mine, type MineOptions, type MineResult } from './mine/api.ts';

@@ -14,6 +14,7 @@ import * as demo from './demo.ts';
 import * as models from './models.ts';
 import * as model from './model.ts';
 import * as infer from './infer.ts';
+import * as mineCmd from './mine.ts';
 import * as stats from './stats.ts';
 import * as schemaCmd from './schema.ts';
 import * as drift from './drift.ts';
@@ -34,7 +35,7 @@ export function buildProgram(): Command {
     .option('-q, --quiet', 'no progress output')
     .showHelpAfterError()
     .exitOverride();
-  for (const m of [init, importCmd, curateCmd, purge, datasets, exportCmd, tag, gc, dedup, worker, demo, stats, schemaCmd, drift, split, rebalance, models, model, infer, review]) m.register(program);
+  for (const m of [init, importCmd, curateCmd, purge, datasets, exportCmd, tag, gc, dedup, worker, demo, stats, schemaCmd, drift, split, rebalance, models, model, infer, mineCmd, review]) m.register(program);
   program.commands.forEach((c) => c.exitOverride());
   return program;
 }

@@ -17,6 +17,7 @@ const BUILT_IN: Record<string, Loader> = {
   stats: async () => (await import('../analyze/stats-stage.ts')).statsStage,
   split: async () => (await import('../analyze/split-stage.ts')).splitStage,
   rebalance: async () => (await import('../analyze/rebalance-stage.ts')).rebalanceStage,
+  mine: async () => (await import('../mine/stage.ts')).mineStage,
 };
 
 /** The sluice package root: module stages must live inside it or inside SLUICE_STAGE_PATH. */
