@@ -80,7 +80,10 @@ export const inferStage: Stage = {
         clock.lap('read');
         await inflight;
         clock.lap('wait-model');
-        inflight = score(backend, b.inputs, b.rows, b.failed, c.outputs).then((out) => writer.append(out, b.rows, b.failed));
+        inflight = score(backend, b.inputs, b.rows, b.failed, c.outputs).then((out) => {
+          writer.append(out, b.rows, b.failed);
+          b.release();
+        });
         ctx.progress(writer.rowCount);
       }
       await inflight;
