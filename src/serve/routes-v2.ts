@@ -1,0 +1,149 @@
+// The Open Inference Protocol v2 (KServe, Triton) over REST: health, server and model metadata,
+// model readiness, and `POST /v2/models/{name}[/versions/{v}]/infer` with tensors
+// `{"inputs": [{"name", "shape", "datatype", "data"}]}` → `{"model_name", "model_version", "id",
+// "outputs": [{"name", "shape", "datatype", "data"}]}`. The prediction ids of the rows come back in
+// the response's `parameters.prediction_ids` (the protocol's place for extra response fields).
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Tensor, Tensors } from '../model/backends/backend.ts';
+import type { ArmSet } from './arms.ts';
+import { FieldError, HttpError, describe } from './errors.ts';
+import { stringifyAnswer } from './json.ts';
+import { keyOf, newPredictionId, outputsOf, pinnedArm, record, type ServeContext, shadowCopy, timeoutOf, write } from './predict.ts';
+import type { IoSig, ServedVersion, WorkResult } from './version.ts';
+
+const DATATYPE = { float32: 'FP32', int64: 'INT64' } as const;
+const MAX_ROWS = 4096;
+
+type Params = { name: string; version?: string };
+
+function versionFor(set: ArmSet, p: Params): ServedVersion {
+  if (p.name !== set.name) throw new HttpError(404, `no model ${JSON.stringify(p.name)} (this server serves ${JSON.stringify(set.name)})`);
+  return (pinnedArm(set, p.version) ?? set.arms[0]!).version;
+}
+
+function metadata(set: ArmSet, v: ServedVersion) {
+  const io = (s: IoSig) => ({ name: s.name, datatype: DATATYPE[s.dtype], shape: [-1, ...s.rowShape] });
+  return { name: set.name, versions: set.arms.map((a) => String(a.version.version)), platform: 'onnxruntime_onnx', inputs: v.inputs.map(io), outputs: v.outputs.map(io) };
+}
+
+export function registerV2(app: FastifyInstance, ctx: ServeContext): void {
+  app.get('/v2/health/live', async (_req, reply) => reply.send({ live: true }));
+  app.get('/v2/health/ready', async (_req, reply) => reply.send({ ready: true }));
+  app.get('/v2', async (_req, reply) => reply.send({ name: 'sluice', version: '0.1.0', extensions: [] }));
+  for (const prefix of ['/v2/models/:name', '/v2/models/:name/versions/:version']) {
+    app.get(prefix, async (req, reply) => {
+      const set = ctx.arms.current;
+      return reply.send(metadata(set, versionFor(set, req.params as Params)));
+    });
+    app.get(`${prefix}/ready`, async (req, reply) => {
+      const set = ctx.arms.current;
+      const v = versionFor(set, req.params as Params);
+      return reply.send({ name: set.name, version: String(v.version), ready: true });
+    });
+    app.post(`${prefix}/infer`, async (req, reply) => infer(ctx, req, reply));
+  }
+}
+
+async function infer(ctx: ServeContext, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+  const t0 = performance.now();
+  const set = ctx.arms.current;
+  const p = req.params as Params;
+  versionFor(set, p); // 404 before reading the body
+  const body = req.body as { id?: unknown; inputs?: unknown; outputs?: unknown; parameters?: unknown } | null;
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new FieldError('body', 'an inference request object {"inputs": [...]}', body);
+  const params = (body.parameters && typeof body.parameters === 'object' ? body.parameters : {}) as Record<string, unknown>;
+  const key = ctx.abKey ? (keyOf(params[ctx.abKey]) ?? keyOf(req.headers['x-sluice-key'])) : undefined;
+  const arm = pinnedArm(set, p.version) ?? set.pick(key);
+  const v = arm.version;
+  const { tensors, rows } = readInputs(v, body.inputs);
+  const wanted = readOutputs(v, body.outputs);
+  const timeout = timeoutOf(ctx, req.headers['x-sluice-timeout-ms']);
+  const work = { kind: 'tensors' as const, tensors, rows };
+  const r = await v.score(work, timeout);
+
+  const now = Date.now();
+  const ids = Array.from({ length: rows }, newPredictionId);
+  const records = (sv: ServedVersion, res: WorkResult) => ids.map((id, row) => record(sv, arm, id, now, key, fieldsOf(tensors, row), outputsOf(sv, res, row)));
+  write(ctx, records(v, r), arm.name);
+  shadowCopy(ctx, set, work, timeout, records);
+
+  let nonFinite = false;
+  const outputs = wanted.map((s) => {
+    const d = r.outputs[s.name]!.data;
+    const data = Array.from(d, Number);
+    if (s.dtype === 'float32' && !nonFinite) nonFinite = data.some((x) => !Number.isFinite(x));
+    return { name: s.name, datatype: DATATYPE[s.dtype], shape: [rows, ...s.rowShape], data };
+  });
+  const answer: Record<string, unknown> = { model_name: set.name, model_version: String(v.version) };
+  if (typeof body.id === 'string') answer.id = body.id;
+  answer.parameters = { prediction_ids: ids, arm: arm.name };
+  answer.outputs = outputs;
+  ctx.metrics.latency.observe({ route: 'v2', code: '200' }, (performance.now() - t0) / 1000);
+  ctx.metrics.requests.inc({ route: 'v2', code: '200' });
+  return reply.type('application/json').send(stringifyAnswer(answer, nonFinite));
+}
+
+/** A row of each input tensor, for the log's `fields`. */
+function fieldsOf(t: Tensors, row: number): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(t)) {
+    const per = x.dims.slice(1).reduce((a, b) => a * b, 1);
+    out[k] = Array.from(x.data.subarray(row * per, (row + 1) * per), Number);
+  }
+  return out;
+}
+
+/** Validates the request's `inputs` against the model's signature and copies them into typed arrays. */
+function readInputs(v: ServedVersion, inputs: unknown): { tensors: Tensors; rows: number } {
+  if (!Array.isArray(inputs) || !inputs.length) throw new FieldError('inputs', `a non-empty array of tensors {name, shape, datatype, data} (the model takes ${v.inputs.map((s) => s.name).join(', ')})`, inputs);
+  const tensors: Tensors = {};
+  let rows = -1;
+  inputs.forEach((inp: unknown, i) => {
+    const at = `inputs[${i}]`;
+    if (inp === null || typeof inp !== 'object' || Array.isArray(inp)) throw new FieldError(at, 'a tensor object {name, shape, datatype, data}', inp);
+    const { name, shape, datatype, data } = inp as Record<string, unknown>;
+    const sig = v.inputs.find((s) => s.name === name);
+    if (!sig) throw new FieldError(`${at}.name`, `one of ${v.inputs.map((s) => JSON.stringify(s.name)).join(', ')}`, name);
+    if (tensors[sig.name]) throw new FieldError(`${at}.name`, `each input once; ${JSON.stringify(name)} is repeated`);
+    if (datatype !== DATATYPE[sig.dtype]) throw new FieldError(`${at}.datatype`, `${JSON.stringify(DATATYPE[sig.dtype])} (input ${sig.name} is ${sig.dtype})`, datatype);
+    const want = `[N, ${sig.rowShape.join(', ')}] with 1 ≤ N ≤ ${MAX_ROWS}`;
+    if (!Array.isArray(shape) || shape.length !== sig.rowShape.length + 1 || !shape.every((d) => Number.isInteger(d))) throw new FieldError(`${at}.shape`, want, shape);
+    const n = shape[0] as number;
+    if (n < 1 || n > MAX_ROWS || sig.rowShape.some((d, k) => shape[k + 1] !== d)) throw new FieldError(`${at}.shape`, want, shape);
+    if (rows >= 0 && n !== rows) throw new FieldError(`${at}.shape`, `the same first dimension as the other inputs (${rows})`, shape);
+    rows = n;
+    tensors[sig.name] = readData(sig, data, n, `${at}.data`);
+  });
+  const missing = v.inputs.find((s) => !tensors[s.name]);
+  if (missing) throw new FieldError('inputs', `an input named ${JSON.stringify(missing.name)} (${DATATYPE[missing.dtype]}, shape [N, ${missing.rowShape.join(', ')}])`);
+  return { tensors, rows };
+}
+
+/** `data` flat or nested (the v2 spec allows both), row-major, into a typed array of n × rowSize. */
+function readData(sig: IoSig, data: unknown, n: number, at: string): Tensor {
+  const size = n * sig.rowSize;
+  const out = sig.dtype === 'int64' ? new BigInt64Array(size) : new Float32Array(size);
+  if (!Array.isArray(data)) throw new FieldError(at, `an array of ${size} numbers (row-major, flat or nested)`, data);
+  const flat = (data.length === size ? data : data.flat(sig.rowShape.length + 1)) as unknown[];
+  if (flat.length !== size) throw new FieldError(at, `${size} numbers for shape [${n}, ${sig.rowShape.join(', ')}]`, flat.length <= 8 ? flat : `${flat.length} values`);
+  for (let i = 0; i < size; i++) {
+    const x = flat[i];
+    if (typeof x !== 'number') throw new FieldError(`${at}[${i}]`, sig.dtype === 'int64' ? 'an integer' : 'a number', x);
+    if (out instanceof BigInt64Array) {
+      if (!Number.isSafeInteger(x)) throw new FieldError(`${at}[${i}]`, 'an integer (INT64)', x);
+      out[i] = BigInt(x);
+    } else out[i] = x;
+  }
+  return { type: sig.dtype, data: out, dims: [n, ...sig.rowShape] };
+}
+
+function readOutputs(v: ServedVersion, outputs: unknown): IoSig[] {
+  if (outputs === undefined) return v.outputs;
+  if (!Array.isArray(outputs)) throw new FieldError('outputs', 'an array of {name}', outputs);
+  return outputs.map((o: unknown, i) => {
+    const name = (o as { name?: unknown } | null)?.name;
+    const s = v.outputs.find((x) => x.name === name);
+    if (!s) throw new FieldError(`outputs[${i}].name`, `one of ${v.outputs.map((x) => JSON.stringify(x.name)).join(', ')}`, name ?? describe(o));
+    return s;
+  });
+}
