@@ -15,6 +15,7 @@ import type { IngestConfig, IngestInput, IngestStats } from './ingest-stage.ts';
 import type { Pipeline } from './pipeline.ts';
 import { groupingOf } from './dedupe.ts';
 import { routeReviewItems } from './review-items.ts';
+import { checkRunner, hasPredicates, resolvePredicates } from './predicate.ts';
 
 const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
@@ -25,8 +26,9 @@ export interface CurateResult {
   stats: IngestStats[];
 }
 
-export async function planCurate(project: Project, pipeline: Pipeline, baseDir: string): Promise<{ plan: PlanSpec | null; skipped: CurateResult['skipped'] }> {
-  assertName(pipeline.target, 'dataset');
+export async function planCurate(project: Project, given: Pipeline, baseDir: string): Promise<{ plan: PlanSpec | null; skipped: CurateResult['skipped'] }> {
+  assertName(given.target, 'dataset');
+  const pipeline = resolvePredicates(given, baseDir);
   warnExpired(
     pipeline.sources.filter((s) => s.licence).map((s) => ({ source: s.name, licence: s.licence!.licence, expires: s.licence!.expires })),
     `pipeline ${pipeline.target}`,
@@ -55,11 +57,13 @@ export async function planCurate(project: Project, pipeline: Pipeline, baseDir: 
   }
   if (inputs.length === 0) return { plan: null, skipped };
   const config: IngestConfig = { pipeline, reuse };
+  // Only pipelines with TypeScript predicates take the stage that runs them after the SQL rules.
+  const stage = hasPredicates(pipeline) ? 'ingest-predicates' : 'ingest';
   return {
     plan: {
       ...(groupingOf(pipeline) ? { shuffle: { key: ['__dkey'], partitions: groupingOf(pipeline)!.partitions }, reduce: true } : {}),
-      runId: runIdFor({ stage: 'ingest', dataset: pipeline.target, parent, config, inputs }),
-      stage: 'ingest',
+      runId: runIdFor({ stage, dataset: pipeline.target, parent, config, inputs }),
+      stage,
       dataset: pipeline.target,
       parent,
       config: config as unknown as Json,
@@ -70,6 +74,7 @@ export async function planCurate(project: Project, pipeline: Pipeline, baseDir: 
 }
 
 export async function curate(project: Project, pipeline: Pipeline, baseDir: string, runner: Runner, onProgress?: (p: PlanProgress) => void): Promise<CurateResult> {
+  checkRunner(pipeline, runner.name);
   const { plan, skipped } = await planCurate(project, pipeline, baseDir);
   if (!plan) return { manifest: null, skipped, stats: [] };
   const manifest = await executePlan(project, plan, runner, onProgress);

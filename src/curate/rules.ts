@@ -5,8 +5,34 @@ import { ConfigError } from '../core/errors.ts';
 import { ident, lit } from '../engine/duckdb.ts';
 import { DUCK_TYPES, FIELD_TYPES } from './field-types.ts';
 import type { Pipeline } from './pipeline.ts';
+import { sha256Text } from '../core/hash.ts';
 
 const scalar = z.union([z.string(), z.number(), z.boolean()]);
+
+/** What a predicate receives: one array per target field, all of the batch's length. */
+export type ColumnBatch = Record<string, unknown[]>;
+/** Where a batch comes from, for the predicate and for error messages. */
+export interface BatchInfo {
+  source: string;
+  file: string;
+  /** 1-based number of the batch within the file */
+  batch: number;
+  rows: number;
+}
+/** A TypeScript rule: one truthy value per row that passes (false / 0 breaks the rule). */
+export type PredicateFn = (batch: ColumnBatch, info: BatchInfo) => ArrayLike<unknown> | Promise<ArrayLike<unknown>>;
+
+/**
+ * `module:<file>#<export>` (the file relative to the pipeline file; works on every runner), or a
+ * function (in-process only). A function serializes as `function:<hash of its source>`, so the run
+ * id and config hash change when its code does, and a worker given one can say what is wrong.
+ */
+export const PredicateSchema = z.union([
+  z.string().regex(/^module:.+#[A-Za-z_$][\w$]*$/, 'module:<file>#<export>, e.g. module:./rules/price.ts#checkPrice'),
+  z.custom<PredicateFn>((v) => typeof v === 'function', 'a function (batch) => boolean[] | Uint8Array').transform((fn) =>
+    'toJSON' in fn ? fn : Object.assign((b: ColumnBatch, i: BatchInfo) => fn(b, i), { toJSON: () => `function:${sha256Text(fn.toString()).slice(0, 16)}` }),
+  ),
+]);
 
 export const RuleSchema = z
   .object({
@@ -28,10 +54,12 @@ export const RuleSchema = z
     ref: z.object({ field: z.string(), dataset: z.string(), column: z.string().optional() }).strict().optional(),
     /** the fields' values must not repeat across the dataset (checked in the plan's reduce step) */
     unique: z.array(z.string()).min(1).optional(),
+    /** a TypeScript predicate over a batch of columns: `module:<file>#<export>` or, in-process only, a function */
+    predicate: PredicateSchema.optional(),
   })
   .strict()
-  .refine((r) => ['not_null', 'type', 'range', 'regex', 'enum', 'sql', 'ref', 'unique'].filter((k) => r[k as keyof typeof r] !== undefined).length === 1, {
-    message: 'give exactly one check: not_null, type, range, regex, enum, sql, ref or unique',
+  .refine((r) => ['not_null', 'type', 'range', 'regex', 'enum', 'sql', 'ref', 'unique', 'predicate'].filter((k) => r[k as keyof typeof r] !== undefined).length === 1, {
+    message: 'give exactly one check: not_null, type, range, regex, enum, sql, ref, unique or predicate',
   });
 export type Rule = z.infer<typeof RuleSchema>;
 
@@ -83,7 +111,7 @@ export function violation(r: Rule, i: number): string {
   if (r.enum) return `COALESCE(CAST(${f(r.enum.field)} AS VARCHAR) NOT IN (${r.enum.values.map((v) => lit(String(v))).join(', ')}), false)`;
   if (r.sql) return `NOT COALESCE((${r.sql}), true)`;
   if (r.ref) return `${f(r.ref.field)} IS NOT NULL AND CAST(${f(r.ref.field)} AS VARCHAR) NOT IN (SELECT v FROM ${ident(refTable(i))})`;
-  return 'false'; // unique: not a per-row check; the reduce step applies it
+  return 'false'; // unique and predicate: not SQL; the reduce step and predicate.ts apply them
 }
 
 export function describeRule(r: Rule): string {
@@ -96,6 +124,7 @@ export function describeRule(r: Rule): string {
   if (r.sql) return `${r.sql} must hold`;
   if (r.ref) return `${r.ref.field} must exist in ${r.ref.dataset}`;
   if (r.unique) return `${r.unique.join(', ')} must be unique`;
+  if (r.predicate) return `predicate ${typeof r.predicate === 'string' ? r.predicate.replace(/^module:.*\//, '') : 'function'} must hold`;
   return r.id;
 }
 

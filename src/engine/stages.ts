@@ -11,6 +11,7 @@ const BUILT_IN: Record<string, Loader> = {
   import: async () => (await import('../io/import-stage.ts')).importStage,
   'dedup-by-key': async () => (await import('./stages/dedup-by-key.ts')).dedupByKeyStage,
   ingest: async () => (await import('../curate/ingest-stage.ts')).ingestStage,
+  'ingest-predicates': async () => (await import('../curate/predicate-stage.ts')).predicateStage,
   noop: async () => (await import('./stages/noop.ts')).noopStage,
   infer: async () => (await import('../model/infer/stage.ts')).inferStage,
   'infer-deadletter': async () => (await import('../model/infer/deadletter-stage.ts')).deadletterStage,
@@ -18,6 +19,7 @@ const BUILT_IN: Record<string, Loader> = {
   split: async () => (await import('../analyze/split-stage.ts')).splitStage,
   rebalance: async () => (await import('../analyze/rebalance-stage.ts')).rebalanceStage,
   mine: async () => (await import('../mine/stage.ts')).mineStage,
+  score: async () => (await import('../score/stage.ts')).scoreStage,
 };
 
 /** The sluice package root: module stages must live inside it or inside SLUICE_STAGE_PATH. */

@@ -72,6 +72,33 @@ describe.each(['local', 'bullmq'] as const)('curate on the %s runner', (kind) =>
     if (other) expect(rows).toEqual(other.rows);
   });
 
+  it('runs a module predicate rule on the workers, after dedupe\'s shuffle is redone without its rows', async () => {
+    mkdirSync(join(env.dir, 'pred', 'rules'), { recursive: true });
+    writeFileSync(join(env.dir, 'pred', 'a.csv'), 'sku,price\ns1,5\ns2,-1\ns1,6\ns3,7\n');
+    writeFileSync(join(env.dir, 'pred', 'b.csv'), 'sku,price\ns3,8\ns4,-2\n');
+    writeFileSync(join(env.dir, 'pred', 'rules', 'price.ts'), 'export const positive = (b: Record<string, unknown[]>) => b.price!.map((p) => (p as number) > 0);\n');
+    const p = definePipeline({
+      target: 'skus',
+      schema: [
+        { name: 'sku', type: 'string' },
+        { name: 'price', type: 'float' },
+      ],
+      sources: [{ name: 'shop', files: 'pred/*.csv' }],
+      rules: [{ id: 'price-positive', predicate: 'module:./pred/rules/price.ts#positive', message: 'price must be positive' }],
+      dedupe: { key: ['sku'], partitions: 2 },
+    });
+    const r = await curate(env.project, p, env.dir, runner);
+    expect(r.manifest!.extra!.run).toMatchObject({ records: 6, accepted: 2, quarantined: 2, duplicates: 2 });
+    expect((await rowsOf(env.project, 'skus')).map((x) => [x.sku, x.price]).sort()).toEqual([
+      ['s1', 5],
+      ['s3', 7],
+    ]);
+    expect((await rowsOf(env.project, 'skus-quarantine')).map((x) => [x.file, x.line, x.reason]).sort()).toEqual([
+      ['pred/a.csv', 3, 'rule price-positive: price must be positive'],
+      ['pred/b.csv', 3, 'rule price-positive: price must be positive'],
+    ]);
+  });
+
   it('reads a PostgreSQL query source with COPY and maps it like a file', async () => {
     const c = new pg.Client({ connectionString: PG });
     await c.connect();
