@@ -26,8 +26,9 @@ export class DeadlineError extends HttpError {
 
 /** A request field is not what the protocol or the model expects: 400 naming `path`. */
 export class FieldError extends HttpError {
-  constructor(readonly path: string, expected: string, got?: unknown) {
-    super(400, `${path}: expected ${expected}${got === undefined ? '' : `, got ${describe(got)}`}`);
+  /** `got` (when passed, even as undefined) is described after the expectation */
+  constructor(readonly path: string, expected: string, ...got: unknown[]) {
+    super(400, `${path}: expected ${expected}${got.length ? `, got ${describe(got[0])}` : ''}`);
   }
 }
 
