@@ -22,6 +22,11 @@ export const ProjectConfigSchema = z
     threads: z.number().int().min(1).max(1024).optional(),
     /** `local` or a Redis URL for the BullMQ runner */
     runner: z.string().default('local'),
+    /** event logs (predictions, events): local segment files unless `nats` names a JetStream server; SLUICE_NATS overrides */
+    log: z
+      .object({ nats: z.string().regex(/^(nats|tls):\/\/\S+$/, 'expected a NATS URL like nats://127.0.0.1:4222').optional() })
+      .strict()
+      .optional(),
   })
   .strict();
 export type ProjectConfig = z.infer<typeof ProjectConfigSchema>;

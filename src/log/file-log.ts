@@ -1,0 +1,351 @@
+// The embedded event log: segment files in one folder, each entry one framed record
+// (u32 length, u32 crc32, JSON {seq,id,records}), appended with group commit (one fsync for all the
+// appends that arrived meanwhile). One writer process per folder (writer.lock); readers anywhere.
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { open, readdir, type FileHandle } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { crc32 } from 'node:zlib';
+import { IntegrityError, InputError } from '../core/errors.ts';
+import type { AppendResult, EventLog, LogEntry, ReadOptions } from './event-log.ts';
+import { fsyncDir } from './fsync-dir.ts';
+import { acquireLock } from './lock.ts';
+import { notifyAppended, waitForAppend } from './notify.ts';
+
+export interface FileEventLogOptions {
+  /** start a new segment once the current one reaches this size (default 64 MiB) */
+  segmentBytes?: number;
+  /** how often a waiting read looks for appends made by another process (default 50 ms) */
+  pollMs?: number;
+}
+
+const HEADER = 8;
+const SEG = /^(\d{20})\.seg$/;
+const MAX_ID = 512;
+
+interface Segment {
+  base: number;
+  path: string;
+  /** bytes of whole, verified frames */
+  end: number;
+  /** byte offset of each entry; the entry at index i has seq base + i */
+  offsets: number[];
+}
+
+interface Pending {
+  id: string;
+  recordsJson: string;
+  resolve: (r: AppendResult) => void;
+  reject: (e: unknown) => void;
+}
+
+/**
+ * @example
+ * const log = await FileEventLog.open('/p/.sluice/logs/predictions', 'predictions');
+ * await log.append('batch-1', [{ prediction_id: 'p1' }]); // { seq: 1, duplicate: false }
+ */
+export class FileEventLog<R = unknown> implements EventLog<R> {
+  readonly kind = 'file' as const;
+  private segments: Segment[] = [];
+  private ids = new Map<string, number>();
+  private pendingIds = new Map<string, Promise<AppendResult>>();
+  private queue: Pending[] = [];
+  private committing = false;
+  private writer: FileHandle | null = null;
+  private becomingWriter: Promise<void> | null = null;
+  private release: (() => void) | null = null;
+  private readers = new Map<number, FileHandle>();
+  private closed = false;
+  private readonly segmentBytes: number;
+  private readonly pollMs: number;
+
+  private constructor(readonly name: string, readonly dir: string, o: FileEventLogOptions) {
+    this.segmentBytes = o.segmentBytes ?? 64 * 2 ** 20;
+    this.pollMs = o.pollMs ?? 50;
+  }
+
+  /** Opens (creating) the log in `dir`. Reading needs no lock; the first append takes the writer lock. */
+  static async open<R>(dir: string, name: string, o: FileEventLogOptions = {}): Promise<FileEventLog<R>> {
+    const abs = resolve(dir);
+    mkdirSync(abs, { recursive: true });
+    const log = new FileEventLog<R>(name, abs, o);
+    await log.refresh();
+    return log;
+  }
+
+  private get headSeq(): number {
+    const last = this.segments.at(-1);
+    return last ? last.base + last.offsets.length - 1 : 0;
+  }
+
+  async head(): Promise<number> {
+    this.assertOpen();
+    if (!this.writer) await this.refresh();
+    return this.headSeq;
+  }
+
+  async append(id: string, records: readonly R[]): Promise<AppendResult> {
+    this.assertOpen();
+    if (typeof id !== 'string' || id.length === 0 || id.length > MAX_ID) {
+      throw new InputError(`event log ${this.name}: entry id must be a string of 1–${MAX_ID} characters, received ${JSON.stringify(id)?.slice(0, 80)}`);
+    }
+    const recordsJson = JSON.stringify(records);
+    if (!this.writer) await (this.becomingWriter ??= this.becomeWriter().finally(() => (this.becomingWriter = null)));
+    const seen = this.ids.get(id);
+    if (seen !== undefined) return { seq: seen, duplicate: true };
+    const pending = this.pendingIds.get(id);
+    if (pending) return pending.then((r) => ({ seq: r.seq, duplicate: true }));
+    const p = new Promise<AppendResult>((res, rej) => this.queue.push({ id, recordsJson, resolve: res, reject: rej }));
+    this.pendingIds.set(id, p);
+    void this.commitLoop();
+    return p;
+  }
+
+  async read(after: number, options: ReadOptions = {}): Promise<LogEntry<R>[]> {
+    this.assertOpen();
+    const max = Math.max(1, options.max ?? 100);
+    const from = Math.max(0, Math.floor(after)) + 1;
+    const deadline = Date.now() + (options.waitMs ?? 0);
+    for (;;) {
+      if (!this.writer) await this.refresh();
+      if (this.headSeq >= from) return this.readRange(from, Math.min(this.headSeq, from + max - 1));
+      const left = deadline - Date.now();
+      if (left <= 0 || this.closed) return [];
+      // Woken at once by an append in this process; the poll catches other processes' appends.
+      await waitForAppend(this.dir, Math.min(left, this.pollMs));
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    while (this.committing || this.queue.length) await new Promise((r) => setTimeout(r, 5));
+    this.closed = true;
+    await this.writer?.close();
+    this.writer = null;
+    for (const fh of this.readers.values()) await fh.close();
+    this.readers.clear();
+    this.release?.();
+    this.release = null;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new InputError(`event log ${this.name} (${this.dir}) is closed`);
+  }
+
+  /** Takes the lock, catches up with what earlier writers left, cuts a torn tail, opens the tail for appending. */
+  private async becomeWriter(): Promise<void> {
+    this.release = acquireLock(join(this.dir, 'writer.lock'), `event log ${this.name} (${this.dir})`);
+    try {
+      await this.refresh();
+      let last = this.segments.at(-1);
+      if (!last) last = await this.newSegment(1);
+      const fh = await open(last.path, 'r+');
+      const size = (await fh.stat()).size;
+      if (size > last.end) {
+        // A crash mid-append left part of an entry: it was never acknowledged, so cut it.
+        await fh.truncate(last.end);
+        await fh.sync();
+      }
+      this.writer = fh;
+    } catch (e) {
+      this.release();
+      this.release = null;
+      throw e;
+    }
+  }
+
+  private async newSegment(base: number): Promise<Segment> {
+    const path = join(this.dir, `${String(base).padStart(20, '0')}.seg`);
+    closeSync(openSync(path, 'wx'));
+    fsyncDir(this.dir);
+    const seg: Segment = { base, path, end: 0, offsets: [] };
+    this.segments.push(seg);
+    return seg;
+  }
+
+  /** Group commit: every append queued while the previous fsync ran goes out in one write + one fsync. */
+  private async commitLoop(): Promise<void> {
+    if (this.committing) return;
+    this.committing = true;
+    try {
+      while (this.queue.length) {
+        const batch = this.queue.splice(0);
+        try {
+          await this.commit(batch);
+        } catch (e) {
+          for (const p of batch) {
+            this.pendingIds.delete(p.id);
+            p.reject(e);
+          }
+        }
+      }
+    } finally {
+      this.committing = false;
+    }
+  }
+
+  private async commit(batch: Pending[]): Promise<void> {
+    const seg = this.segments.at(-1)!;
+    const fh = this.writer!;
+    let seq = this.headSeq;
+    const bufs: Buffer[] = [];
+    const offsets: number[] = [];
+    let pos = seg.end;
+    for (const p of batch) {
+      const frame = encodeFrame(`{"seq":${++seq},"id":${JSON.stringify(p.id)},"records":${p.recordsJson}}`);
+      bufs.push(frame);
+      offsets.push(pos);
+      pos += frame.length;
+    }
+    try {
+      await fh.writev(bufs, seg.end);
+      await fh.datasync();
+    } catch (e) {
+      // Leave none of it: a failed batch must not reappear (with seqs reused) after a restart.
+      await fh.truncate(seg.end).catch(() => undefined);
+      throw e;
+    }
+    let s = seg.base + seg.offsets.length;
+    for (let i = 0; i < batch.length; i++) {
+      const p = batch[i]!;
+      seg.offsets.push(offsets[i]!);
+      this.ids.set(p.id, s);
+      this.pendingIds.delete(p.id);
+      p.resolve({ seq: s++, duplicate: false });
+    }
+    seg.end = pos;
+    if (seg.end >= this.segmentBytes) {
+      await fh.close();
+      this.writer = await open((await this.newSegment(this.headSeq + 1)).path, 'r+');
+    }
+    notifyAppended(this.dir);
+  }
+
+  /** Reads what other writers appended since the last look, following into new segments. */
+  private async refresh(): Promise<void> {
+    let grew = false;
+    const last = this.segments.at(-1);
+    if (last) grew = await this.scan(last);
+    if (grew && last) return;
+    const bases = (await readdir(this.dir)).map((f) => SEG.exec(f)?.[1]).filter((b): b is string => !!b).map(Number).sort((a, b) => a - b);
+    const known = this.segments.at(-1)?.base ?? 0;
+    const fresh = bases.filter((b) => b > known);
+    if (!fresh.length) return;
+    // The writer finishes a segment before it creates the next: look at the old one once more.
+    if (last) await this.scan(last);
+    for (const base of fresh) {
+      if (base !== this.headSeq + 1) {
+        throw new IntegrityError(`event log ${this.name}: segment ${base} follows seq ${this.headSeq} in ${this.dir}; entries are missing`);
+      }
+      const seg: Segment = { base, path: join(this.dir, `${String(base).padStart(20, '0')}.seg`), end: 0, offsets: [] };
+      this.segments.push(seg);
+      await this.scan(seg);
+    }
+  }
+
+  /** Indexes whole frames after `seg.end`; stops at the first partial or unverifiable one. */
+  private async scan(seg: Segment): Promise<boolean> {
+    const fh = await this.reader(seg);
+    const size = (await fh.stat()).size;
+    const start = seg.end;
+    let buf: Buffer = Buffer.alloc(0);
+    let bufAt = seg.end;
+    while (seg.end + HEADER <= size) {
+      let rel = seg.end - bufAt;
+      if (rel + HEADER > buf.length) {
+        buf = await readAt(fh, seg.end, Math.min(size - seg.end, Math.max(4 * 2 ** 20, HEADER)));
+        bufAt = seg.end;
+        rel = 0;
+      }
+      const len = buf.readUInt32LE(rel);
+      if (seg.end + HEADER + len > size) break;
+      if (rel + HEADER + len > buf.length) {
+        buf = await readAt(fh, seg.end, Math.min(size - seg.end, Math.max(4 * 2 ** 20, HEADER + len)));
+        bufAt = seg.end;
+        rel = 0;
+      }
+      const payload = buf.subarray(rel + HEADER, rel + HEADER + len);
+      if (crc32(payload) !== buf.readUInt32LE(rel + 4)) break;
+      const { seq, id } = entryKey(payload);
+      const want = seg.base + seg.offsets.length;
+      if (seq !== want) throw new IntegrityError(`event log ${this.name}: ${seg.path} at byte ${seg.end} holds seq ${seq}, expected ${want}`);
+      seg.offsets.push(seg.end);
+      this.ids.set(id, seq);
+      seg.end += HEADER + len;
+    }
+    return seg.end > start;
+  }
+
+  private async reader(seg: Segment): Promise<FileHandle> {
+    let fh = this.readers.get(seg.base);
+    if (!fh) {
+      fh = await open(seg.path, 'r');
+      this.readers.set(seg.base, fh);
+    }
+    return fh;
+  }
+
+  private async readRange(from: number, to: number): Promise<LogEntry<R>[]> {
+    const out: LogEntry<R>[] = [];
+    let seq = from;
+    while (seq <= to) {
+      const seg = this.segmentOf(seq);
+      const i = seq - seg.base;
+      const j = Math.min(to - seg.base, seg.offsets.length - 1);
+      const startByte = seg.offsets[i]!;
+      const endByte = j + 1 < seg.offsets.length ? seg.offsets[j + 1]! : seg.end;
+      const buf = await readAt(await this.reader(seg), startByte, endByte - startByte);
+      let p = 0;
+      while (p < buf.length) {
+        const len = buf.readUInt32LE(p);
+        const payload = buf.subarray(p + HEADER, p + HEADER + len);
+        if (crc32(payload) !== buf.readUInt32LE(p + 4)) throw new IntegrityError(`event log ${this.name}: entry ${seq} in ${seg.path} fails its crc32 check`);
+        out.push(JSON.parse(payload.toString('utf8')) as LogEntry<R>);
+        p += HEADER + len;
+        seq++;
+      }
+    }
+    return out;
+  }
+
+  private segmentOf(seq: number): Segment {
+    let lo = 0;
+    let hi = this.segments.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.segments[mid]!.base <= seq) lo = mid;
+      else hi = mid - 1;
+    }
+    return this.segments[lo]!;
+  }
+}
+
+function encodeFrame(json: string): Buffer {
+  const len = Buffer.byteLength(json);
+  const frame = Buffer.allocUnsafe(HEADER + len);
+  frame.write(json, HEADER, 'utf8');
+  frame.writeUInt32LE(len, 0);
+  frame.writeUInt32LE(crc32(frame.subarray(HEADER)), 4);
+  return frame;
+}
+
+/**
+ * seq and id without parsing the records: the payload starts `{"seq":N,"id":"…",` and `,"records":`
+ * cannot occur inside the JSON string before it (its quotes would be escaped).
+ */
+function entryKey(payload: Buffer): { seq: number; id: string } {
+  const head = payload.subarray(0, Math.min(payload.length, 64 + 6 * MAX_ID)).toString('utf8');
+  const k = head.indexOf(',"records":');
+  const parsed = JSON.parse(k > 0 ? head.slice(0, k) + '}' : payload.toString('utf8')) as { seq: number; id: string };
+  return { seq: parsed.seq, id: parsed.id };
+}
+
+async function readAt(fh: FileHandle, position: number, length: number): Promise<Buffer> {
+  const buf = Buffer.allocUnsafe(length);
+  let got = 0;
+  while (got < length) {
+    const { bytesRead } = await fh.read(buf, got, length - got, position + got);
+    if (bytesRead === 0) break;
+    got += bytesRead;
+  }
+  return buf.subarray(0, got);
+}

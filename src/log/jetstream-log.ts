@@ -1,0 +1,153 @@
+// The shared event log on NATS JetStream: one stream per log (file storage, a 2 h duplicate window),
+// each entry one message published with Nats-Msg-Id = the entry id, its seq the stream sequence.
+// Reads are direct gets by sequence (stateless, pipelined on one connection); works with server 2.9.
+import { jetstream, jetstreamManager, StorageType, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { InputError, RetryableError } from '../core/errors.ts';
+import type { AppendResult, EventLog, LogEntry, ReadOptions } from './event-log.ts';
+import { notifyAppended, waitForAppend } from './notify.ts';
+
+type NatsConnection = Awaited<ReturnType<typeof connect>>;
+
+export interface JetStreamLogOptions {
+  /** how long JetStream remembers an id (default 2 h: covers a restart and a replay of spilled batches) */
+  duplicateWindowMs?: number;
+  /** how often a waiting read asks for the stream's head (default 25 ms) */
+  pollMs?: number;
+  /** how long a publish waits for its ack (default 5,000 ms) */
+  timeoutMs?: number;
+}
+
+interface Conn {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+}
+
+/**
+ * @example
+ * const log = await JetStreamEventLog.open('nats://127.0.0.1:4222', 'SLUICE_PREDICTIONS', 'predictions');
+ * await log.append('batch-1', [{ prediction_id: 'p1' }]); // { seq: 1, duplicate: false }
+ */
+export class JetStreamEventLog<R = unknown> implements EventLog<R> {
+  readonly kind = 'jetstream' as const;
+  readonly subject: string;
+  private conn: Promise<Conn> | null = null;
+  private closed = false;
+  private readonly o: Required<JetStreamLogOptions>;
+
+  private constructor(readonly servers: string, readonly stream: string, readonly name: string, o: JetStreamLogOptions) {
+    this.subject = `sluice.log.${stream}`;
+    this.o = { duplicateWindowMs: 2 * 3600_000, pollMs: 25, timeoutMs: 5_000, ...o };
+  }
+
+  /**
+   * Opens the log; connects (and creates the stream) now if the server answers, else on first use,
+   * so a NATS outage does not stop the caller from starting (a LogWriter then spills).
+   */
+  static async open<R>(servers: string, stream: string, name: string, o: JetStreamLogOptions = {}): Promise<JetStreamEventLog<R>> {
+    const log = new JetStreamEventLog<R>(servers, stream, name, o);
+    await log.ready().catch(() => undefined);
+    return log;
+  }
+
+  /** Deletes the stream and everything in it (tests and `sluice` maintenance). */
+  async destroy(): Promise<void> {
+    const { jsm } = await this.ready();
+    await jsm.streams.delete(this.stream);
+  }
+
+  async append(id: string, records: readonly R[]): Promise<AppendResult> {
+    if (typeof id !== 'string' || id.length === 0 || id.length > 512) {
+      throw new InputError(`event log ${this.name}: entry id must be a string of 1–512 characters, received ${JSON.stringify(id)?.slice(0, 80)}`);
+    }
+    const payload = Buffer.from(JSON.stringify({ id, records }));
+    const { nc, js } = await this.ready();
+    const limit = nc.info?.max_payload ?? Infinity;
+    if (payload.length > limit) {
+      throw new InputError(`event log ${this.name}: entry ${id} is ${payload.length} bytes, over the NATS server's max_payload of ${limit}`, {
+        hint: 'write smaller batches (LogWriter maxBatch) or raise max_payload on the server',
+      });
+    }
+    try {
+      const ack = await js.publish(this.subject, payload, { msgID: id, timeout: this.o.timeoutMs });
+      if (!ack.duplicate) notifyAppended(this.key);
+      return { seq: ack.seq, duplicate: ack.duplicate };
+    } catch (e) {
+      throw new RetryableError(`event log ${this.name}: publish to ${this.stream} on ${this.servers} failed: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  async read(after: number, options: ReadOptions = {}): Promise<LogEntry<R>[]> {
+    const max = Math.max(1, options.max ?? 100);
+    const from = Math.max(0, Math.floor(after)) + 1;
+    const deadline = Date.now() + (options.waitMs ?? 0);
+    const { jsm } = await this.ready();
+    for (;;) {
+      const info = await jsm.streams.info(this.stream);
+      const head = info.state.last_seq;
+      const first = Math.max(from, info.state.first_seq);
+      if (head >= first) {
+        const to = Math.min(head, first + max - 1);
+        const seqs = Array.from({ length: to - first + 1 }, (_, i) => first + i);
+        // Pipelined direct gets: one round trip's latency for the whole batch.
+        const msgs = await Promise.all(seqs.map((seq) => jsm.direct.getMessage(this.stream, { seq }).catch(() => null)));
+        const out: LogEntry<R>[] = [];
+        for (const m of msgs) {
+          if (!m) continue; // a deleted message leaves a gap in seq
+          const { id, records } = m.json<{ id: string; records: R[] }>();
+          out.push({ seq: m.seq, id, records });
+        }
+        if (out.length) return out;
+      }
+      const left = deadline - Date.now();
+      if (left <= 0 || this.closed) return [];
+      await waitForAppend(this.key, Math.min(left, this.o.pollMs));
+    }
+  }
+
+  async head(): Promise<number> {
+    const { jsm } = await this.ready();
+    return (await jsm.streams.info(this.stream)).state.last_seq;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const c = await this.conn?.catch(() => null);
+    await c?.nc.close();
+  }
+
+  private get key(): string {
+    return `nats:${this.servers}/${this.stream}`;
+  }
+
+  private ready(): Promise<Conn> {
+    if (this.closed) return Promise.reject(new InputError(`event log ${this.name} (JetStream ${this.stream}) is closed`));
+    this.conn ??= this.connect().catch((e: unknown) => {
+      this.conn = null; // the next call tries again
+      throw new RetryableError(`event log ${this.name}: cannot reach NATS at ${this.servers}: ${(e as Error).message}`, { cause: e });
+    });
+    return this.conn;
+  }
+
+  private async connect(): Promise<Conn> {
+    const nc = await connect({ servers: this.servers.split(','), timeout: 2_000, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+    try {
+      const jsm = await jetstreamManager(nc);
+      try {
+        await jsm.streams.info(this.stream);
+      } catch {
+        await jsm.streams
+          .add({ name: this.stream, subjects: [this.subject], storage: StorageType.File, duplicate_window: this.o.duplicateWindowMs * 1e6, allow_direct: true })
+          .catch(async (e: unknown) => {
+            // Another process may have created it between our two calls.
+            await jsm.streams.info(this.stream).catch(() => Promise.reject(e));
+          });
+      }
+      return { nc, js: jetstream(nc), jsm };
+    } catch (e) {
+      await nc.close();
+      throw e;
+    }
+  }
+}

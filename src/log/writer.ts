@@ -1,0 +1,271 @@
+// The serving side's non-blocking writer: records are batched in memory and appended to an event
+// log in order; when the log is slow or down, batches spill to fsync'd files and are replayed later.
+// Each batch gets its entry id before its first append attempt, and a spilled batch keeps it, so a
+// retry or a replay after a restart is deduplicated by the log: nothing is logged twice or lost.
+import { mkdirSync, readdirSync, unlinkSync, renameSync } from 'node:fs';
+import { open, readFile, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
+import { IntegrityError, InputError } from '../core/errors.ts';
+import { warn } from '../core/warn.ts';
+import type { EventLog } from './event-log.ts';
+import { acquireLock } from './lock.ts';
+import { fsyncDir } from './fsync-dir.ts';
+
+export interface LogWriterOptions {
+  spillDir: string;
+  idPrefix: string;
+  /** records held in memory before batches spill to disk (default 10,000) */
+  maxBuffered?: number;
+  /** records per log entry (default 1,000) */
+  maxBatch?: number;
+  /** a partial batch is sealed after this long (default 50 ms) */
+  flushMs?: number;
+  /** an append slower than this counts as failed and is retried with the same id (default 5,000 ms) */
+  appendTimeoutMs?: number;
+  /** flush() spills what the log has not taken after this long (default 1,000 ms) */
+  flushWaitMs?: number;
+}
+
+interface Batch<R> {
+  /** '' for a spilled batch from an earlier run until its file is read */
+  id: string;
+  count: number;
+  records: R[] | null;
+  /** the spill file, once it is durable */
+  spill: string | null;
+  spilling: boolean;
+}
+
+const SPILL = /^(\d{12})-(\d+)\.spill$/;
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * @example
+ * const w = await LogWriter.open(log, { spillDir: '/p/.sluice/spill/predictions', idPrefix: 'serve' });
+ * w.write({ prediction_id: 'p1', ... }); await w.close();
+ */
+export class LogWriter<R> {
+  private current: R[] = [];
+  private queue: Batch<R>[] = [];
+  /** records in queued batches that are in memory and not spilling */
+  private held = 0;
+  private spilledRecords = 0;
+  private appended = 0;
+  private failures = 0;
+  private n = 0;
+  private spillIndex = 0;
+  private spillChain: Promise<void> = Promise.resolve();
+  private down = false;
+  private timer: NodeJS.Timeout | null = null;
+  private pumping: Promise<void> | null = null;
+  private wakePump: (() => void) | null = null;
+  private closed = false;
+  private readonly bootId = Date.now().toString(36) + Math.random().toString(36).slice(2, 6);
+  private readonly maxBuffered: number;
+  private readonly maxBatch: number;
+  private readonly flushMs: number;
+  private readonly appendTimeoutMs: number;
+  private readonly flushWaitMs: number;
+
+  private constructor(private readonly log: EventLog<R>, private readonly o: LogWriterOptions, private readonly release: () => void) {
+    this.maxBuffered = o.maxBuffered ?? 10_000;
+    this.maxBatch = o.maxBatch ?? 1_000;
+    this.flushMs = o.flushMs ?? 50;
+    this.appendTimeoutMs = o.appendTimeoutMs ?? 5_000;
+    this.flushWaitMs = o.flushWaitMs ?? 1_000;
+  }
+
+  /** Opens the writer; first replays batches spilled by an earlier run (until done or the log fails). */
+  static async open<R>(log: EventLog<R>, o: LogWriterOptions): Promise<LogWriter<R>> {
+    if (!/^[A-Za-z0-9_.-]{1,128}$/.test(o.idPrefix)) throw new InputError(`LogWriter idPrefix ${JSON.stringify(o.idPrefix)}: use 1–128 letters, digits, '_', '.', '-'`);
+    mkdirSync(o.spillDir, { recursive: true });
+    const release = acquireLock(join(o.spillDir, 'writer.lock'), `spill folder ${o.spillDir}`);
+    const w = new LogWriter(log, o, release);
+    const earlier: Batch<R>[] = [];
+    for (const f of readdirSync(o.spillDir).sort()) {
+      if (f.endsWith('.tmp')) unlinkSync(join(o.spillDir, f)); // never renamed: its batch was still in memory
+      const m = SPILL.exec(f);
+      if (!m) continue;
+      earlier.push({ id: '', count: Number(m[2]), records: null, spill: join(o.spillDir, f), spilling: false });
+      w.spillIndex = Number(m[1]) + 1;
+      w.spilledRecords += Number(m[2]);
+    }
+    w.queue.push(...earlier);
+    if (earlier.length) {
+      w.pump();
+      const failures = w.failures;
+      while (w.queue.some((b) => earlier.includes(b)) && w.failures === failures) await sleep(5);
+    }
+    return w;
+  }
+
+  /** Queues one record; never blocks and never throws because the log is slow or down. */
+  write(record: R): void {
+    if (this.closed) throw new InputError('LogWriter.write after close()');
+    this.current.push(record);
+    if (this.current.length >= this.maxBatch) this.seal();
+    else this.timer ??= setTimeout(() => this.seal(), this.flushMs);
+  }
+
+  /** Resolves when everything written so far is in the log, or spilled to disk if the log is down. */
+  async flush(): Promise<void> {
+    this.seal();
+    const target = this.queue.at(-1);
+    if (!target) return;
+    const deadline = Date.now() + this.flushWaitMs;
+    for (;;) {
+      const i = this.queue.indexOf(target);
+      if (i < 0 || this.queue.slice(0, i + 1).every((b) => b.spill)) return;
+      if (Date.now() > deadline) this.spillPrefix(true);
+      await sleep(5);
+    }
+  }
+
+  stats(): { buffered: number; spilled: number; appended: number; appendFailures: number } {
+    let buffered = this.current.length;
+    for (const b of this.queue) if (b.records && !b.spill) buffered += b.count;
+    return { buffered, spilled: this.spilledRecords, appended: this.appended, appendFailures: this.failures };
+  }
+
+  /** Flushes, then stops; what the log has not taken stays spilled for the next open. Does not close the log. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.flush();
+    this.closed = true;
+    this.wakePump?.();
+    await this.pumping;
+    await this.spillChain;
+    this.release();
+  }
+
+  private seal(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (!this.current.length) return;
+    const records = this.current;
+    this.current = [];
+    this.queue.push({ id: `${this.o.idPrefix}-${this.bootId}-${this.n++}`, count: records.length, records, spill: null, spilling: false });
+    this.held += records.length;
+    this.spillPrefix(this.down);
+    this.pump();
+  }
+
+  /**
+   * Spills batches oldest first (all of them when `all`) until memory is under maxBuffered. Oldest
+   * first, one file at a time, so the disk always holds a prefix: a crash loses only a suffix.
+   */
+  private spillPrefix(all: boolean): void {
+    for (const b of this.queue) {
+      if (!all && this.held <= this.maxBuffered) return;
+      if (b.spill || b.spilling || !b.records) continue;
+      b.spilling = true;
+      this.held -= b.count;
+      this.spillChain = this.spillChain.then(() => this.writeSpill(b));
+    }
+  }
+
+  private async writeSpill(b: Batch<R>): Promise<void> {
+    if (!this.queue.includes(b) || !b.records) {
+      b.spilling = false; // appended meanwhile
+      return;
+    }
+    const path = join(this.o.spillDir, `${String(this.spillIndex++).padStart(12, '0')}-${b.count}.spill`);
+    try {
+      const json = Buffer.from(JSON.stringify({ id: b.id, records: b.records }));
+      const head = Buffer.alloc(8);
+      head.writeUInt32LE(json.length, 0);
+      head.writeUInt32LE(crc32(json), 4);
+      const fh = await open(`${path}.tmp`, 'w');
+      try {
+        await fh.writev([head, json]);
+        await fh.datasync();
+      } finally {
+        await fh.close();
+      }
+      renameSync(`${path}.tmp`, path);
+      fsyncDir(this.o.spillDir);
+    } catch (e) {
+      // Disk trouble: keep the batch in memory (it may still reach the log) and say so.
+      b.spilling = false;
+      if (this.queue.includes(b)) this.held += b.count;
+      warn(`log writer: could not spill ${b.count} records to ${this.o.spillDir}: ${(e as Error).message}`);
+      return;
+    }
+    b.spill = path;
+    b.spilling = false;
+    this.spilledRecords += b.count;
+    if (this.queue.includes(b)) b.records = null;
+    else await this.dropSpill(b); // the append won the race
+  }
+
+  private async dropSpill(b: Batch<R>): Promise<void> {
+    if (!b.spill) return;
+    await unlink(b.spill).catch(() => undefined);
+    this.spilledRecords -= b.count;
+    b.spill = null;
+  }
+
+  private pump(): void {
+    this.pumping ??= this.run().finally(() => (this.pumping = null));
+  }
+
+  /** Appends the queue's head, in order; on failure spills everything and retries with backoff. */
+  private async run(): Promise<void> {
+    let backoff = 50;
+    while (this.queue.length && !this.closed) {
+      const b = this.queue[0]!;
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        const records = b.records ?? (await this.loadSpill(b));
+        await Promise.race([
+          this.log.append(b.id, records),
+          new Promise((_, rej) => (timer = setTimeout(() => rej(new Error(`append took over ${this.appendTimeoutMs} ms`)), this.appendTimeoutMs))),
+        ]);
+      } catch (e) {
+        clearTimeout(timer);
+        if (e instanceof IntegrityError) {
+          this.quarantine(b, e);
+          continue;
+        }
+        this.failures++;
+        this.down = true;
+        this.spillPrefix(true);
+        await new Promise<void>((r) => {
+          this.wakePump = r;
+          setTimeout(r, backoff);
+        });
+        backoff = Math.min(backoff * 2, 2_000);
+        continue;
+      }
+      clearTimeout(timer);
+      backoff = 50;
+      this.down = false;
+      this.appended += b.count;
+      if (b.records && !b.spill && !b.spilling) this.held -= b.count;
+      b.records = null;
+      await this.dropSpill(b); // before the batch leaves the queue, so stats never count it twice
+      this.queue.shift();
+    }
+  }
+
+  private async loadSpill(b: Batch<R>): Promise<R[]> {
+    const buf = await readFile(b.spill!);
+    const len = buf.length >= 8 ? buf.readUInt32LE(0) : -1;
+    const json = buf.subarray(8, 8 + Math.max(len, 0));
+    if (len < 0 || json.length !== len || crc32(json) !== buf.readUInt32LE(4)) throw new IntegrityError(`spill file ${b.spill} is damaged (length or crc32 mismatch)`);
+    const parsed = JSON.parse(json.toString('utf8')) as { id: string; records: R[] };
+    b.id = parsed.id;
+    return parsed.records;
+  }
+
+  /** A damaged spill file is moved aside (never deleted) so a person can look at it. */
+  private quarantine(b: Batch<R>, e: Error): void {
+    this.queue.shift();
+    const bad = join(this.o.spillDir, 'damaged');
+    mkdirSync(bad, { recursive: true });
+    renameSync(b.spill!, join(bad, b.spill!.split('/').pop()!));
+    this.spilledRecords -= b.count;
+    warn(`log writer: ${e.message}; moved to ${bad}`);
+  }
+}

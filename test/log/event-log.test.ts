@@ -1,0 +1,287 @@
+// One conformance suite for both event logs (segment files and NATS JetStream), and the LogWriter
+// on each: order, dedup, waiting reads, restart, torn tails, a second writer, spill and replay, SIGKILL.
+import { spawn } from 'node:child_process';
+import { appendFileSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { EventLog, EventLogSpec } from '../../src/log/event-log.ts';
+import { FileEventLog } from '../../src/log/file-log.ts';
+import { JetStreamEventLog } from '../../src/log/jetstream-log.ts';
+import { openEventLog } from '../../src/log/open.ts';
+import { LogWriter } from '../../src/log/writer.ts';
+
+const NATS = process.env.SLUICE_TEST_NATS ?? 'nats://127.0.0.1:4222';
+const run = `${process.pid}_${Date.now().toString(36)}`.toUpperCase();
+const root = mkdtempSync(join(tmpdir(), 'sluice-log-'));
+const streams: string[] = [];
+let counter = 0;
+
+type Rec = { w: string; n: number };
+
+interface Impl {
+  kind: 'file' | 'jetstream';
+  /** a fresh, empty log's spec and name */
+  fresh(): { spec: EventLogSpec; name: string };
+  /** a log that refuses appends, and a way to make the real one take them again */
+  unavailable(spec: EventLogSpec, name: string): Promise<{ log: EventLog<Rec>; restore(): Promise<void> }>;
+}
+
+const impls: Impl[] = [
+  {
+    kind: 'file',
+    fresh: () => ({ spec: { kind: 'file', dir: join(root, `logs${counter++}`) }, name: 'predictions' }),
+    // The folder is held by another writer: appends fail with LockedError until it closes.
+    async unavailable(spec, name) {
+      const holder = await openEventLog<Rec>(spec, name);
+      await holder.append('holder', []);
+      return { log: await openEventLog<Rec>(spec, name), restore: () => holder.close() };
+    },
+  },
+  {
+    kind: 'jetstream',
+    fresh: () => {
+      const stream = `SLUICE_TEST_${run}_${counter++}`;
+      streams.push(stream);
+      return { spec: { kind: 'jetstream', servers: NATS, stream }, name: 'predictions' };
+    },
+    // Nothing listens on this port: every append fails to connect.
+    async unavailable(spec, name) {
+      const s = spec as Extract<EventLogSpec, { kind: 'jetstream' }>;
+      return { log: await openEventLog<Rec>({ ...s, servers: 'nats://127.0.0.1:4299' }, name), restore: async () => undefined };
+    },
+  },
+];
+
+afterAll(async () => {
+  const nc = await JetStreamEventLog.open(NATS, 'SLUICE_TEST_CLEANUP', 'cleanup');
+  for (const s of [...streams, 'SLUICE_TEST_CLEANUP']) await JetStreamEventLog.open(NATS, s, 'x').then((l) => l.destroy().catch(() => undefined).finally(() => l.close()));
+  await nc.close();
+  rmSync(root, { recursive: true, force: true });
+});
+
+async function readAll(log: EventLog<Rec>): Promise<{ seq: number; id: string; records: Rec[] }[]> {
+  const out = [];
+  for (let after = 0; ; ) {
+    const got = await log.read(after, { max: 500 });
+    if (!got.length) return out;
+    out.push(...got);
+    after = got.at(-1)!.seq;
+  }
+}
+
+function child(args: object, onLine?: (line: string, kill: () => void) => void): Promise<string[]> {
+  const p = spawn(process.execPath, ['bin/run-ts.js', 'test/log/child.ts', JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines: string[] = [];
+  let buf = '';
+  p.stdout.on('data', (d: Buffer) => {
+    buf += d.toString();
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      lines.push(line);
+      onLine?.(line, () => p.kill('SIGKILL'));
+    }
+  });
+  return new Promise((res) => p.on('exit', () => res(lines)));
+}
+
+/** Per writer: each counter once, 0..max without a gap. Returns max+1 per writer. */
+function checkSequences(entries: { records: Rec[] }[]): Map<string, number> {
+  const seen = new Map<string, Set<number>>();
+  let total = 0;
+  for (const e of entries) {
+    for (const r of e.records) {
+      let s = seen.get(r.w);
+      if (!s) seen.set(r.w, (s = new Set()));
+      expect(s.has(r.n), `${r.w} ${r.n} logged twice`).toBe(false);
+      s.add(r.n);
+      total++;
+    }
+  }
+  const counts = new Map<string, number>();
+  for (const [w, s] of seen) {
+    const max = Math.max(...s);
+    expect(s.size, `${w}: ${s.size} records for counters 0..${max}`).toBe(max + 1);
+    counts.set(w, s.size);
+  }
+  expect([...counts.values()].reduce((a, b) => a + b, 0)).toBe(total);
+  return counts;
+}
+
+describe.each(impls)('the $kind event log', (impl) => {
+  it('reads entries back in append order with strictly increasing seqs', async () => {
+    const { spec, name } = impl.fresh();
+    const log = await openEventLog<Rec>(spec, name);
+    const results = [];
+    for (let i = 0; i < 30; i++) results.push(await log.append(`e${i}`, [{ w: 'a', n: i }, { w: 'b', n: i }]));
+    expect(results.every((r) => !r.duplicate)).toBe(true);
+    const all = await readAll(log);
+    expect(all.map((e) => e.id)).toEqual(Array.from({ length: 30 }, (_, i) => `e${i}`));
+    expect(all.map((e) => e.seq)).toEqual(results.map((r) => r.seq));
+    expect(all.every((e, i) => i === 0 || e.seq > all[i - 1]!.seq)).toBe(true);
+    expect(all[7]!.records).toEqual([{ w: 'a', n: 7 }, { w: 'b', n: 7 }]);
+    expect(await log.head()).toBe(all.at(-1)!.seq);
+    expect((await log.read(all[27]!.seq, { max: 10 })).map((e) => e.id)).toEqual(['e28', 'e29']);
+    expect(await log.read(all.at(-1)!.seq)).toEqual([]);
+    await log.close();
+  });
+
+  it('answers a repeated id with duplicate: true and the earlier seq, and adds no entry', async () => {
+    const { spec, name } = impl.fresh();
+    const log = await openEventLog<Rec>(spec, name);
+    const first = await log.append('x', [{ w: 'a', n: 1 }]);
+    await log.append('y', [{ w: 'a', n: 2 }]);
+    expect(await log.append('x', [{ w: 'a', n: 99 }])).toEqual({ seq: first.seq, duplicate: true });
+    const all = await readAll(log);
+    expect(all.map((e) => [e.id, e.records[0]!.n])).toEqual([['x', 1], ['y', 2]]);
+    await log.close();
+  });
+
+  it('gives 300 concurrent appends 300 distinct seqs, and concurrent repeats of one id one entry', async () => {
+    const { spec, name } = impl.fresh();
+    const log = await openEventLog<Rec>(spec, name);
+    const rs = await Promise.all(Array.from({ length: 300 }, (_, i) => log.append(`c${i}`, [{ w: 'c', n: i }])));
+    expect(new Set(rs.map((r) => r.seq)).size).toBe(300);
+    const dup = await Promise.all(Array.from({ length: 5 }, () => log.append('same', [{ w: 's', n: 0 }])));
+    expect(new Set(dup.map((r) => r.seq)).size).toBe(1);
+    expect(dup.filter((r) => !r.duplicate)).toHaveLength(1);
+    expect((await readAll(log)).length).toBe(301);
+    await log.close();
+  });
+
+  it('wakes a waiting read when an entry is appended, in this process and through a second reader', async () => {
+    const { spec, name } = impl.fresh();
+    const log = await openEventLog<Rec>(spec, name);
+    const reader = await openEventLog<Rec>(spec, name);
+    await log.append('before', [{ w: 'a', n: 0 }]);
+    const head = await log.head();
+    const t0 = Date.now();
+    const waiting = log.read(head, { waitMs: 10_000 });
+    const waiting2 = reader.read(head, { waitMs: 10_000 });
+    setTimeout(() => void log.append('after', [{ w: 'a', n: 1 }]), 150);
+    const [got, got2] = await Promise.all([waiting, waiting2]);
+    expect(got.map((e) => e.id)).toEqual(['after']);
+    expect(got2.map((e) => e.id)).toEqual(['after']);
+    expect(Date.now() - t0).toBeLessThan(3_000);
+    const t1 = Date.now();
+    expect(await log.read(await log.head(), { waitMs: 200 })).toEqual([]);
+    expect(Date.now() - t1).toBeGreaterThanOrEqual(190);
+    await reader.close();
+    await log.close();
+  });
+
+  it('keeps every entry and every id after close and reopen', async () => {
+    const { spec, name } = impl.fresh();
+    const log = await openEventLog<Rec>(spec, name);
+    for (let i = 0; i < 20; i++) await log.append(`r${i}`, [{ w: 'r', n: i }]);
+    const before = await readAll(log);
+    await log.close();
+    const again = await openEventLog<Rec>(spec, name);
+    expect(await readAll(again)).toEqual(before);
+    expect(await again.append('r5', [])).toEqual({ seq: before[5]!.seq, duplicate: true });
+    const next = await again.append('r20', [{ w: 'r', n: 20 }]);
+    expect(next.seq).toBeGreaterThan(before.at(-1)!.seq);
+    await again.close();
+  });
+
+  it('LogWriter: 20,000 records written while the log is down are spilled, then replayed exactly once', async () => {
+    const { spec, name } = impl.fresh();
+    const spillDir = join(root, `spill${counter++}`);
+    const down = await impl.unavailable(spec, name);
+    const w = await LogWriter.open(down.log, { spillDir, idPrefix: 'serve', maxBuffered: 2_000, maxBatch: 1_000 });
+    for (let n = 0; n < 20_000; n++) w.write({ w: 'serve', n });
+    await w.flush();
+    const s = w.stats();
+    expect(s.appended).toBe(0);
+    expect(s.spilled).toBe(20_000);
+    expect(s.buffered).toBe(0);
+    expect(s.appendFailures).toBeGreaterThan(0);
+    await w.close();
+    await down.log.close();
+    await down.restore();
+    expect(readdirSync(spillDir).filter((f) => f.endsWith('.spill'))).toHaveLength(20);
+
+    const log = await openEventLog<Rec>(spec, name);
+    const w2 = await LogWriter.open(log, { spillDir, idPrefix: 'serve' });
+    expect(w2.stats()).toMatchObject({ spilled: 0, appended: 20_000 });
+    for (let n = 20_000; n < 20_500; n++) w2.write({ w: 'serve', n });
+    await w2.close();
+    expect(readdirSync(spillDir).filter((f) => f.endsWith('.spill'))).toHaveLength(0);
+    const counts = checkSequences(await readAll(log));
+    expect(counts.get('serve')).toBe(20_500);
+    await log.close();
+  });
+
+  it('LogWriter: a child killed with SIGKILL twice while writing loses nothing it flushed, logs nothing twice, leaves no gap', async () => {
+    const { spec, name } = impl.fresh();
+    const spillDir = join(root, `spill${counter++}`);
+    const flushed = new Map<string, number>();
+    for (const writer of ['k1', 'k2']) {
+      await child({ mode: 'write', spec, name, spillDir, writer, flakyMs: 120 }, (line, kill) => {
+        const n = Number(/^flushed (\d+)/.exec(line)?.[1] ?? -1);
+        if (n >= 0) flushed.set(writer, n);
+        if (n >= 28_000) kill();
+      });
+    }
+    // The restart: a new writer on the same spill folder replays what the killed ones left.
+    const log = await openEventLog<Rec>(spec, name);
+    const w = await LogWriter.open(log, { spillDir, idPrefix: 'restart' });
+    await w.close();
+    const counts = checkSequences(await readAll(log));
+    for (const writer of ['k1', 'k2']) expect(counts.get(writer)).toBeGreaterThanOrEqual(flushed.get(writer)!);
+    await log.close();
+  });
+});
+
+describe('the file event log on disk', () => {
+  it('cuts a torn tail on open and appends after the last whole entry', async () => {
+    const dir = join(root, `torn${counter++}`);
+    const log = await FileEventLog.open<Rec>(dir, 'p');
+    for (let i = 0; i < 3; i++) await log.append(`t${i}`, [{ w: 't', n: i }]);
+    await log.close();
+    const seg = join(dir, readdirSync(dir).find((f) => f.endsWith('.seg'))!);
+    const whole = statSync(seg).size;
+    // Half a frame: a length saying 100 bytes, a crc, and 10 of the bytes.
+    const torn = Buffer.alloc(18);
+    torn.writeUInt32LE(100, 0);
+    appendFileSync(seg, torn);
+    const reader = await FileEventLog.open<Rec>(dir, 'p');
+    expect((await readAll(reader)).map((e) => e.id)).toEqual(['t0', 't1', 't2']);
+    expect(await reader.append('t3', [{ w: 't', n: 3 }])).toEqual({ seq: 4, duplicate: false });
+    expect(statSync(seg).size).toBeGreaterThan(whole);
+    expect((await readAll(reader)).map((e) => e.id)).toEqual(['t0', 't1', 't2', 't3']);
+    await reader.close();
+  });
+
+  it('rolls segments at their size and reads across them after reopen', async () => {
+    const dir = join(root, `roll${counter++}`);
+    const log = await FileEventLog.open<Rec>(dir, 'p', { segmentBytes: 1_000 });
+    for (let i = 0; i < 100; i++) await log.append(`s${i}`, [{ w: 's', n: i }]);
+    await log.close();
+    expect(readdirSync(dir).filter((f) => f.endsWith('.seg')).length).toBeGreaterThan(3);
+    const again = await FileEventLog.open<Rec>(dir, 'p', { segmentBytes: 1_000 });
+    const all = await readAll(again);
+    expect(all.map((e) => e.seq)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+    expect(all.map((e) => e.records[0]!.n)).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    expect(await again.append('s42', [])).toEqual({ seq: 43, duplicate: true });
+    await again.close();
+  });
+
+  it('refuses a second writer, in another process or in this one, with a message naming the holder', async () => {
+    const dir = join(root, `lock${counter++}`);
+    const spec: EventLogSpec = { kind: 'file', dir };
+    const log = await openEventLog<Rec>(spec, 'p');
+    await log.append('mine', [{ w: 'm', n: 0 }]);
+    const [line] = await child({ mode: 'append', spec, name: 'p' });
+    expect(line).toMatch(new RegExp(`^refused event log p \\(.*\\) is being written by process ${process.pid} \\(lock .*writer.lock\\)`));
+    const second = await openEventLog<Rec>(spec, 'p');
+    await expect(second.append('theirs', [])).rejects.toThrow(/already open for writing in this process/);
+    // Reading needs no lock, and the refused appends left nothing behind.
+    expect((await readAll(second)).map((e) => e.id)).toEqual(['mine']);
+    await log.close();
+    expect(await second.append('theirs', [{ w: 't', n: 0 }])).toEqual({ seq: 2, duplicate: false });
+    await second.close();
+  });
+});
