@@ -8,6 +8,8 @@ import { Project } from '../../src/core/project.ts';
 import { encodeModel, mlpModel, type MlpWeights } from '../../src/model/onnx/build.ts';
 import { addModel } from '../../src/model/registry.ts';
 import type { FeatureSpecInput } from '../../src/model/features/spec.ts';
+import type { PredictionRecord } from '../../src/feedback/records.ts';
+import type { PredictionSink } from '../../src/serve/predict.ts';
 import { startServer, type ServeOptions, type SluiceServer } from '../../src/serve/server.ts';
 
 export const SPEC: FeatureSpecInput = {
@@ -70,4 +72,25 @@ export async function post(url: string, body: unknown, headers: Record<string, s
     json = text;
   }
   return { status: res.status, json, headers: res.headers };
+}
+
+/** A sink that keeps records in memory, for tests about which records are made (the log tests use real logs). */
+export function memorySink(): PredictionSink & { records: PredictionRecord[] } {
+  const records: PredictionRecord[] = [];
+  return {
+    records,
+    write: (r) => void records.push(r),
+    stats: () => ({ buffered: 0, spilled: 0, appended: records.length, appendFailures: 0 }),
+    flush: async () => {},
+    close: async () => {},
+  };
+}
+
+/** Polls `cond` every 20 ms until it holds (or fails after `ms`). */
+export async function until(cond: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`condition not met within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
