@@ -340,9 +340,12 @@ export class ReviewStore {
     }
     const statuses = (reviewer.role === 'adjudicator' ? ['disputed', 'pending'] : ['pending']).filter((s) => !filter.status || filter.status === s || filter.status === 'held') as ItemStatus[];
     const f = filterSql({ ...filter, status: undefined }, now);
+    // SQLite's planner otherwise takes review_items_list (same columns, no partial condition) and
+    // walks past every leased item on each claim: 1M pending, 2,000 held → 39 claims/s instead of 450.
+    const indexed = this.db.dialect === 'sqlite' ? ' INDEXED BY review_items_free' : '';
     const pick = (status: ItemStatus, limit: number, skip: string) => ({
       sql: `UPDATE review_items SET lease_reviewer = ?, lease_until = ? WHERE id IN (
-             SELECT id FROM review_items i WHERE i.status = ? AND i.lease_reviewer IS NULL${f.sql}
+             SELECT id FROM review_items i${indexed} WHERE i.status = ? AND i.lease_reviewer IS NULL${f.sql}
                AND NOT EXISTS (SELECT 1 FROM review_decisions d WHERE d.item_id = i.id AND d.reviewer_id = ?)
              ORDER BY i.priority DESC, i.id LIMIT ?${skip}) RETURNING ${COLS}`,
       params: [reviewer.id, now + this.leaseMs, status, ...f.params, reviewer.id, limit] as Param[],
