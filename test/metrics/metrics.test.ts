@@ -1,8 +1,6 @@
 // Metrics finalized from the state equal values computed by hand; the recompute from a feedback
 // version (DuckDB) equals the incremental state (SQLite); A/B intervals match published values and
 // the verdict appears only when an interval excludes zero.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SqliteDb } from '../../src/store/sqlite.ts';
@@ -13,10 +11,9 @@ import { stateFromDataset } from '../../src/feedback/metrics/recompute.ts';
 import { readState } from '../../src/feedback/metrics/read.ts';
 import { summarize } from '../../src/feedback/metrics/summary.ts';
 import type { FeedbackExample } from '../../src/feedback/records.ts';
-import { example } from './examples.ts';
+import { example, generated, T0 } from './examples.ts';
 import { fixture, type Fixture } from './fixture.ts';
 
-const T0 = Date.UTC(2026, 0, 5, 9);
 const all = (examples: FeedbackExample[]) => finalize(mergeState(foldExamples(examples, []), () => 'all').get('all')!);
 
 describe('metrics of a small fixture', () => {
@@ -95,27 +92,6 @@ describe('confidence intervals and verdicts', () => {
     ]);
   });
 });
-
-/** Deterministic pseudo-random examples: 2 versions, 2 arms, 3 days, 2 slice fields, some ranked. */
-export function generated(n: number, seed = 7): FeedbackExample[] {
-  let s = seed;
-  const rnd = () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
-  return Array.from({ length: n }, (_, i) => {
-    const arm = i % 2 ? 'B' : 'A';
-    const score = Math.round(rnd() * 1e6) / 1e6;
-    const ranked = i % 3 === 0;
-    return example({
-      score,
-      label: rnd() < score * (arm === 'B' ? 1 : 0.8) ? 1 : 0,
-      at: T0 + Math.floor(rnd() * 3 * 24 * 3_600_000),
-      version: arm === 'A' ? 1 : 2,
-      arm,
-      fields: { country: ['de', 'fr', 'us'][i % 3], device: i % 5 ? 'mobile' : 'desktop', user: `u${i % 17}` },
-      picked: ranked && rnd() < 0.7 ? Math.floor(rnd() * 10) : null,
-      shown: ranked ? 10 : null,
-    });
-  });
-}
 
 describe('incremental and recomputed metrics', () => {
   let f: Fixture;
