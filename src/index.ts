@@ -36,6 +36,9 @@ export { splitVersion } from './analyze/split.ts';
 export { rebalanceVersion } from './analyze/rebalance.ts';
 export { statsHtml, driftHtml } from './analyze/report.ts';
 
+// model: the baseline trainer (the registry and inference load ONNX Runtime, so they stay out of the root import)
+export { trainBaseline, type TrainOptions, type TrainResult } from './model/train/train.ts';
+
 // review: the queue and folding decisions back
 export { openReviewStore } from './review/store.ts';
 export { applyReview } from './review/apply.ts';

@@ -99,10 +99,11 @@ export async function trainBaseline(project: Project, o: TrainOptions): Promise<
   for (let i = 0; i < trainEx.rows; i++) wPos += trainEx.y[i]! * trainEx.w[i]!;
   const wAll = trainEx.w.reduce((s, v) => s + v, 0);
   const net = initNet(o.baseline, train.width, hp.hidden, r, wPos / wAll);
+  const batches = Math.ceil(trainEx.rows / hp.batchSize);
   const res = fit(net, trainEx, valEx, r, {
     ...hp,
     shift,
-    onEpoch: (e) => o.onProgress?.({ phase: 'train', epoch: e.epoch, epochs: hp.epochs, batch: 1, batches: 1, valLoss: e.valLoss }),
+    onEpoch: (e) => o.onProgress?.({ phase: 'train', epoch: e.epoch, epochs: hp.epochs, batch: batches, batches, valLoss: e.valLoss }),
     onBatch: (epoch, batch, batches) => o.onProgress?.({ phase: 'train', epoch, epochs: hp.epochs, batch, batches, valLoss: null }),
   });
 
