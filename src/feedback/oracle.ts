@@ -1,0 +1,55 @@
+// The batch form of the join, in DuckDB: the same event-time rules over whole tables (window
+// functions give each record the watermark it arrived under). Tests compare the incremental join
+// with it; the benchmark times it as the anchor. Inputs: `preds(ord, prediction_id, tp, …)` and
+// `events(ord, event_id, prediction_id, type, te, position, text)` holding valid records in log order.
+import type { DuckSession } from '../engine/duckdb.ts';
+import { lit } from '../engine/duckdb.ts';
+import type { JoinSpec } from './spec.ts';
+
+/**
+ * Creates `oracle_examples` (one row per decided prediction) and `oracle_events` (event_id,
+ * disposition) from tables `preds` and `events`.
+ * @example await batchJoin(duck, spec); await duck.all('SELECT * FROM oracle_examples')
+ */
+export async function batchJoin(duck: DuckSession, spec: JoinSpec, tables = { preds: 'preds', events: 'events' }): Promise<void> {
+  const W = spec.window;
+  const L = spec.lateness;
+  const T = spec.unmatched_timeout;
+  const rules = spec.rules.map((r) => `(${lit(r.type)}, ${r.label}, ${r.within ?? W}, ${r.position})`).join(', ');
+  await duck.run(`
+CREATE OR REPLACE TEMP TABLE oracle_rules (type VARCHAR, rlabel INTEGER, within BIGINT, rpos BOOLEAN);
+INSERT INTO oracle_rules VALUES ${rules};
+CREATE OR REPLACE TEMP TABLE oracle_p AS
+  SELECT * EXCLUDE (rn), tp + ${W + L} AS close_at FROM (
+    SELECT *, max(tp) OVER (ORDER BY ord ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) - ${spec.prediction_delay} AS pw_before,
+      row_number() OVER (PARTITION BY prediction_id ORDER BY ord) AS rn FROM ${tables.preds}) WHERE rn = 1;
+CREATE OR REPLACE TEMP TABLE oracle_e AS
+  SELECT * EXCLUDE (rn) FROM (
+    SELECT *, max(te) OVER (ORDER BY ord ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) - ${spec.watermark_delay} AS ew_before,
+      row_number() OVER (PARTITION BY event_id ORDER BY ord) AS rn FROM ${tables.events}) WHERE rn = 1;
+CREATE OR REPLACE TEMP TABLE oracle_m AS
+  SELECT e.*, p.tp, p.close_at, p.prediction_id IS NOT NULL AS known, r.rlabel, r.within, r.rpos,
+    p.prediction_id IS NOT NULL AND (p.pw_before IS NULL OR p.pw_before < e.te + ${T}) AS matched,
+    r.type IS NOT NULL AND e.te >= p.tp AND e.te <= p.tp + r.within AS in_window,
+    e.ew_before IS NOT NULL AND e.ew_before >= p.close_at AS is_late
+  FROM oracle_e e LEFT JOIN oracle_p p ON p.prediction_id = e.prediction_id LEFT JOIN oracle_rules r ON r.type = e.type;
+CREATE OR REPLACE TEMP TABLE oracle_dec AS
+  SELECT * EXCLUDE (rn) FROM (SELECT *, row_number() OVER (PARTITION BY prediction_id ORDER BY ord) AS rn
+    FROM oracle_m WHERE matched AND in_window AND NOT is_late) WHERE rn = 1;
+CREATE OR REPLACE TEMP TABLE oracle_examples AS
+  SELECT p.prediction_id, COALESCE(d.rlabel, 0) AS label, COALESCE(d.te, p.close_at) AS decided_at, d.event_id, d.type AS event_type,
+    CASE WHEN d.rpos THEN d.position END AS picked_position, d.text
+  FROM oracle_p p LEFT JOIN oracle_dec d ON d.prediction_id = p.prediction_id
+  WHERE d.event_id IS NOT NULL OR p.close_at <= (SELECT max(te) - ${spec.watermark_delay} FROM ${tables.events});
+CREATE OR REPLACE TEMP TABLE oracle_events AS
+  SELECT m.event_id, CASE
+    WHEN NOT m.known AND m.te + ${T} > (SELECT max(tp) - ${spec.prediction_delay} FROM ${tables.preds}) THEN 'pending'
+    WHEN NOT m.matched THEN 'unmatched'
+    WHEN d.event_id IS NOT NULL THEN 'decided'
+    WHEN m.rlabel IS NULL THEN 'no_rule'
+    WHEN NOT m.in_window THEN 'outside_window'
+    WHEN m.is_late THEN 'late'
+    ELSE 'after_decision' END AS disposition
+  FROM oracle_m m LEFT JOIN oracle_dec d ON d.event_id = m.event_id;
+`);
+}

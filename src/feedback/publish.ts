@@ -1,0 +1,132 @@
+// Publishes decided examples from the SQL outbox as dataset versions `feedback@N`: one Parquet part
+// per publish, appended through the catalog. Crash-safe in three idempotent steps:
+//   1. record the batch range (published, publishing] in the feedback state;
+//   2. write the part and commit the version under a run id naming that range (the catalog commits
+//      a run id at most once, so a redo after a crash finds the version instead of adding another);
+//   3. mark the range published.
+// A crash between any two steps redoes the unfinished ones with the same range: the dataset and the
+// SQL state always agree on which examples are in it.
+import { createWriteStream, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { once } from 'node:events';
+import { dirname } from 'node:path';
+import { describeFile } from '../core/dataset.ts';
+import type { Manifest } from '../core/manifest.ts';
+import { safeJoin } from '../core/names.ts';
+import type { Project } from '../core/project.ts';
+import { ident, lit } from '../engine/duckdb.ts';
+import type { SqlDb } from '../store/sql.ts';
+import { PRED_SELECT, toExample, type PredRow } from './join.ts';
+import { FEEDBACK_COLUMNS } from './records.ts';
+import { readProgress } from './state.ts';
+
+export interface Published {
+  /** the version committed (or found committed) by this call; null when nothing was new */
+  version: number | null;
+  rows: number;
+  batches: [number, number] | null;
+}
+
+const PAGE = 50_000;
+
+/** The example as a flat row: the fixed columns, then the logged fields (renamed `field_<name>` on a clash). */
+export function flatRow(p: PredRow): Record<string, unknown> {
+  const e = toExample(p);
+  const row: Record<string, unknown> = { _id: `feedback:${e.prediction_id}`, _ord: p.ord };
+  for (const c of Object.keys(FEEDBACK_COLUMNS)) row[c] = e[c as keyof typeof e];
+  for (const [k, v] of Object.entries(e.fields)) row[k in FEEDBACK_COLUMNS || k.startsWith('_') ? `field_${k}` : k] = v;
+  return row;
+}
+
+export async function publish(project: Project, db: SqlDb, dataset: string): Promise<Published> {
+  // 1. the range
+  const range = await db.transaction(async (tx) => {
+    const p = await readProgress(tx);
+    if (p.publishing === null) {
+      if (p.batch <= p.published) return null;
+      await tx.run('UPDATE fb_progress SET publishing = ? WHERE id = 1', [p.batch]);
+      return { instance: p.instance, from: Number(p.published), to: Number(p.batch) };
+    }
+    return { instance: p.instance, from: Number(p.published), to: Number(p.publishing) };
+  });
+  if (!range) return { version: null, rows: 0, batches: null };
+  const runId = `feedback:${range.instance}:${dataset}:${range.from}-${range.to}`;
+  // 2. the part and the version (skipped when an earlier attempt committed it)
+  const done = await project.catalog.db.get<{ version: number; row_count: number }>('SELECT version, row_count FROM versions WHERE run_id = ?', [runId]);
+  let version: number | null = done ? Number(done.version) : null;
+  let rows = 0;
+  if (!done) {
+    const out = await writePart(project, db, dataset, range);
+    rows = out?.rows ?? 0;
+    if (out) version = (await commitPart(project, dataset, out.manifestPart, out.schema, runId, range)).version;
+  }
+  // 3. mark published
+  await db.run('UPDATE fb_progress SET published = ?, publishing = NULL WHERE id = 1 AND publishing = ?', [range.to, range.to]);
+  return { version, rows, batches: [range.from + 1, range.to] };
+}
+
+async function writePart(project: Project, db: SqlDb, dataset: string, range: { instance: string; from: number; to: number }) {
+  const rel = `${dataset}/part-${range.instance.slice(0, 8)}-${range.from + 1}-${range.to}.parquet`;
+  const abs = safeJoin(project.dataDir, rel);
+  mkdirSync(dirname(abs), { recursive: true });
+  const tmpJson = `${abs}.${process.pid}.ndjson`;
+  const tmpParquet = `${abs}.${process.pid}.tmp`;
+  try {
+    const ws = createWriteStream(tmpJson);
+    let n = 0;
+    let after = '';
+    for (;;) {
+      const page = await db.all<PredRow>(
+        `SELECT ${PRED_SELECT} FROM fb_predictions WHERE batch > ? AND batch <= ? AND prediction_id > ? ORDER BY prediction_id LIMIT ${PAGE}`,
+        [range.from, range.to, after],
+      );
+      if (!page.length) break;
+      const text = page.map((p) => JSON.stringify(flatRow(p))).join('\n') + '\n';
+      if (!ws.write(text)) await once(ws, 'drain');
+      n += page.length;
+      after = page[page.length - 1]!.prediction_id;
+    }
+    ws.end();
+    await once(ws, 'close');
+    if (n === 0) return null;
+    const duck = await project.duck();
+    const fixed = Object.entries(FEEDBACK_COLUMNS).map(([c, t]) =>
+      t === 'TIMESTAMP' ? `epoch_ms(CAST(${ident(c)} AS BIGINT)) AS ${ident(c)}` : `CAST(${ident(c)} AS ${t}) AS ${ident(c)}`,
+    );
+    const src = `read_json(${lit(tmpJson)}, format = 'newline_delimited', sample_size = -1)`;
+    await duck.run(
+      `COPY (SELECT CAST(_id AS VARCHAR) AS _id, {'source': 'feedback', 'file': 'predictions', 'record': CAST(_ord AS BIGINT)} AS _source, ${fixed.join(', ')},
+        * EXCLUDE (_id, _ord, ${Object.keys(FEEDBACK_COLUMNS).map(ident).join(', ')}) FROM ${src} ORDER BY prediction_id)
+       TO ${lit(tmpParquet)} (FORMAT parquet, COMPRESSION zstd)`,
+    );
+    const schema = (await duck.describe(`SELECT * FROM read_parquet(${lit(tmpParquet)})`)).map((c) => ({ name: c.name, type: c.type, nullable: true }));
+    renameSync(tmpParquet, abs);
+    const manifestPart = await describeFile(duck, project.dataDir, rel);
+    return { rows: n, manifestPart, schema };
+  } finally {
+    rmSync(tmpJson, { force: true });
+    rmSync(tmpParquet, { force: true });
+  }
+}
+
+async function commitPart(project: Project, dataset: string, part: Manifest['parts'][number], schema: Manifest['schema'], runId: string, range: { from: number; to: number }): Promise<Manifest> {
+  const head = await project.catalog.head(dataset);
+  const prev = head === null ? null : await project.catalog.manifest(dataset, head);
+  const byName = new Map((prev?.schema ?? []).map((c) => [c.name, c]));
+  for (const c of schema) if (!byName.has(c.name)) byName.set(c.name, c);
+  const parts = [...(prev?.parts ?? []), part];
+  return project.catalog.commit(
+    dataset,
+    head,
+    {
+      schema: [...byName.values()],
+      parts,
+      rows: parts.reduce((n, p) => n + p.rows, 0),
+      parents: prev ? [`${dataset}@${prev.version}`] : [],
+      operation: 'feedback',
+      config_hash: '',
+      licences: prev?.licences ?? [],
+      extra: { batches: [range.from + 1, range.to] },
+    },
+    runId,
+  );
+}

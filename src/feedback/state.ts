@@ -1,0 +1,121 @@
+// The join's durable state (SQLite at .sluice/feedback.db, or the project's PostgreSQL): the two log
+// cursors and watermarks, predictions with their decided labels (the outbox the publisher reads), the
+// event dedup registry with each event's disposition, pending events, quarantine, corrections, counts.
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import type { Project } from '../core/project.ts';
+import { PostgresDb } from '../store/postgres.ts';
+import type { Param, SqlDb, SqlTx } from '../store/sql.ts';
+import { SqliteDb } from '../store/sqlite.ts';
+
+const DDL = `
+CREATE TABLE IF NOT EXISTS fb_progress (
+  id INTEGER PRIMARY KEY, instance TEXT NOT NULL, pred_seq BIGINT NOT NULL, event_seq BIGINT NOT NULL,
+  pred_max BIGINT, event_max BIGINT, batch BIGINT NOT NULL, published BIGINT NOT NULL, publishing BIGINT);
+CREATE TABLE IF NOT EXISTS fb_predictions (
+  prediction_id TEXT PRIMARY KEY, ord BIGINT NOT NULL, tp BIGINT NOT NULL, close_at BIGINT NOT NULL, pw_before BIGINT,
+  model TEXT NOT NULL, version INTEGER NOT NULL, arm TEXT NOT NULL, score DOUBLE PRECISION NOT NULL, shown TEXT,
+  fields TEXT NOT NULL, label INTEGER, decided_at BIGINT, event_id TEXT, event_type TEXT, picked_position INTEGER,
+  text TEXT, scrub_rules TEXT, batch BIGINT);
+CREATE INDEX IF NOT EXISTS fb_predictions_open ON fb_predictions (close_at) WHERE label IS NULL;
+CREATE INDEX IF NOT EXISTS fb_predictions_batch ON fb_predictions (batch);
+CREATE TABLE IF NOT EXISTS fb_events (
+  event_id TEXT PRIMARY KEY, ord BIGINT NOT NULL, prediction_id TEXT NOT NULL, disposition TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS fb_pending (
+  event_id TEXT PRIMARY KEY, ord BIGINT NOT NULL, prediction_id TEXT NOT NULL, type TEXT NOT NULL, te BIGINT NOT NULL,
+  ew_before BIGINT, position INTEGER, value DOUBLE PRECISION, text TEXT, scrub_rules TEXT);
+CREATE INDEX IF NOT EXISTS fb_pending_pred ON fb_pending (prediction_id);
+CREATE INDEX IF NOT EXISTS fb_pending_te ON fb_pending (te);
+CREATE TABLE IF NOT EXISTS fb_quarantine (
+  source TEXT NOT NULL, ord BIGINT NOT NULL, event_id TEXT, reason TEXT NOT NULL, record TEXT NOT NULL, batch BIGINT NOT NULL,
+  PRIMARY KEY (source, ord));
+CREATE TABLE IF NOT EXISTS fb_corrections (
+  event_id TEXT PRIMARY KEY, prediction_id TEXT NOT NULL, label INTEGER NOT NULL, was INTEGER NOT NULL, te BIGINT NOT NULL,
+  batch BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS fb_counts (name TEXT PRIMARY KEY, n BIGINT NOT NULL);
+`;
+
+export interface Progress {
+  instance: string;
+  pred_seq: number;
+  event_seq: number;
+  pred_max: number | null;
+  event_max: number | null;
+  /** the last committed join batch (examples carry the batch that decided them) */
+  batch: number;
+  /** examples of batches ≤ published are in the dataset */
+  published: number;
+  /** a publish in flight: batches (published, publishing] (redone after a crash) */
+  publishing: number | null;
+}
+
+/** Opens the project's feedback state: PostgreSQL (schema `<catalog schema>_feedback`) when the catalog is there, else SQLite. */
+export function openFeedbackDb(project: Project): SqlDb {
+  const spec = project.catalogSpec;
+  if (spec.kind === 'postgres') return new PostgresDb(spec.url, `${spec.schema}_feedback`);
+  return new SqliteDb(join(project.root, '.sluice', 'feedback.db'));
+}
+
+export async function ensureSchema(db: SqlDb): Promise<void> {
+  await db.exec(DDL);
+  await db.run(
+    `INSERT INTO fb_progress (id, instance, pred_seq, event_seq, batch, published) VALUES (1, ?, 0, 0, 0, 0) ON CONFLICT (id) DO NOTHING`,
+    [randomUUID()],
+  );
+}
+
+export async function readProgress(tx: SqlTx): Promise<Progress> {
+  const p = await tx.get<Progress>('SELECT instance, pred_seq, event_seq, pred_max, event_max, batch, published, publishing FROM fb_progress WHERE id = 1');
+  return p!;
+}
+
+export async function readCounts(tx: SqlTx): Promise<Record<string, number>> {
+  const rows = await tx.all<{ name: string; n: number }>('SELECT name, n FROM fb_counts ORDER BY name');
+  return Object.fromEntries(rows.map((r) => [r.name, Number(r.n)]));
+}
+
+export async function addCounts(tx: SqlTx, counts: Map<string, number>): Promise<void> {
+  const rows = [...counts].filter(([, n]) => n !== 0);
+  if (!rows.length) return;
+  await tx.run(
+    `INSERT INTO fb_counts (name, n) VALUES ${rows.map(() => '(?, ?)').join(', ')} ON CONFLICT (name) DO UPDATE SET n = fb_counts.n + excluded.n`,
+    rows.flat(),
+  );
+}
+
+// Statements with many rows: one round trip and one parse per chunk instead of per row.
+const MAX_PARAMS = 30_000;
+
+/** INSERT of many rows in chunks; `tail` is e.g. 'ON CONFLICT DO NOTHING RETURNING event_id'. */
+export async function insertMany<T = Record<string, unknown>>(tx: SqlTx, table: string, cols: string[], rows: Param[][], tail = ''): Promise<T[]> {
+  const out: T[] = [];
+  const per = Math.max(1, Math.floor(MAX_PARAMS / cols.length));
+  const one = `(${cols.map(() => '?').join(', ')})`;
+  for (let i = 0; i < rows.length; i += per) {
+    const chunk = rows.slice(i, i + per);
+    const sql = `INSERT INTO ${table} (${cols.join(', ')}) VALUES ${chunk.map(() => one).join(', ')} ${tail}`;
+    if (/RETURNING/i.test(tail)) out.push(...(await tx.all<T>(sql, chunk.flat())));
+    else await tx.run(sql, chunk.flat());
+  }
+  return out;
+}
+
+/** SELECT … WHERE `col` IN (keys), in chunks. `sql` holds one `%IN%` for the placeholder list. */
+export async function selectIn<T>(tx: SqlTx, sql: string, keys: readonly string[]): Promise<T[]> {
+  const out: T[] = [];
+  for (let i = 0; i < keys.length; i += MAX_PARAMS) {
+    const chunk = keys.slice(i, i + MAX_PARAMS);
+    out.push(...(await tx.all<T>(sql.replace('%IN%', chunk.map(() => '?').join(', ')), chunk)));
+  }
+  return out;
+}
+
+/** A statement WHERE `col` IN (keys) that returns no rows (DELETE, UPDATE), in chunks. */
+export async function runIn(tx: SqlTx, sql: string, keys: readonly string[], before: Param[] = []): Promise<number> {
+  let n = 0;
+  for (let i = 0; i < keys.length; i += MAX_PARAMS) {
+    const chunk = keys.slice(i, i + MAX_PARAMS);
+    n += await tx.run(sql.replace('%IN%', chunk.map(() => '?').join(', ')), [...before, ...chunk]);
+  }
+  return n;
+}

@@ -1,0 +1,86 @@
+// Test harness for the feedback join: a project and two logs in a temp folder, a generated stream
+// appended to them, the oracle's tables built from the same records, and the published examples read back.
+import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { once } from 'node:events';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { scanSql } from '../../src/core/dataset.ts';
+import { Project } from '../../src/core/project.ts';
+import type { DuckSession } from '../../src/engine/duckdb.ts';
+import { lit } from '../../src/engine/duckdb.ts';
+import { ORD } from '../../src/feedback/join.ts';
+import { batchJoin } from '../../src/feedback/oracle.ts';
+import { makeScrubber } from '../../src/feedback/scrub.ts';
+import type { JoinSpec } from '../../src/feedback/spec.ts';
+import { checkEvent } from '../../src/feedback/validate.ts';
+import type { EventLog } from '../../src/log/event-log.ts';
+import { generate, type GenOptions } from './gen.ts';
+
+export function tempProject(): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-feedback-'));
+  Project.init(dir, 'fb');
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Appends the generated stream to the logs and writes the oracle's inputs (valid records with their ord) as NDJSON. */
+export async function fillLogs(o: GenOptions, logs: { predictions: EventLog; events: EventLog }, dir: string, spec: JoinSpec): Promise<{ preds: string; events: string; counts: { predictions: number; events: number } }> {
+  const scrub = makeScrubber(spec.scrub);
+  const paths = { preds: join(dir, 'oracle-preds.ndjson'), events: join(dir, 'oracle-events.ndjson') };
+  const ws = { predictions: createWriteStream(paths.preds), events: createWriteStream(paths.events) };
+  const counts = { predictions: 0, events: 0 };
+  for (const e of generate(o)) {
+    const { seq } = await logs[e.log].append(e.id, e.records);
+    const lines: string[] = [];
+    e.records.forEach((rec, i) => {
+      const ord = seq * ORD + i;
+      counts[e.log]++;
+      if (e.log === 'predictions') lines.push(JSON.stringify({ ord, prediction_id: rec.prediction_id, tp: rec.time }));
+      else {
+        const c = checkEvent(rec);
+        if (!c.ok) return;
+        const ev = c.event;
+        lines.push(JSON.stringify({ ord, event_id: ev.event_id, prediction_id: ev.prediction_id, type: ev.type, te: ev.time, position: ev.position ?? null, text: ev.text === undefined ? null : scrub(ev.text).text }));
+      }
+    });
+    if (lines.length && !ws[e.log].write(lines.join('\n') + '\n')) await once(ws[e.log], 'drain');
+  }
+  for (const w of Object.values(ws)) {
+    w.end();
+    await once(w, 'close');
+  }
+  return { ...paths, counts };
+}
+
+/** Loads the oracle inputs and runs the batch join. */
+export async function runOracle(duck: DuckSession, spec: JoinSpec, files: { preds: string; events: string }): Promise<void> {
+  await duck.run(`CREATE OR REPLACE TEMP TABLE preds AS SELECT * FROM read_json(${lit(files.preds)}, format = 'newline_delimited', columns = {ord: 'BIGINT', prediction_id: 'VARCHAR', tp: 'BIGINT'})`);
+  await duck.run(
+    `CREATE OR REPLACE TEMP TABLE events AS SELECT * FROM read_json(${lit(files.events)}, format = 'newline_delimited', columns = {ord: 'BIGINT', event_id: 'VARCHAR', prediction_id: 'VARCHAR', type: 'VARCHAR', te: 'BIGINT', position: 'INTEGER', text: 'VARCHAR'})`,
+  );
+  await batchJoin(duck, spec);
+}
+
+/** The published examples of the head version as table `published` (times back in epoch ms). */
+export async function loadPublished(project: Project, duck: DuckSession, dataset = 'feedback'): Promise<number> {
+  const head = await project.catalog.head(dataset);
+  if (head === null) {
+    await duck.run(`CREATE OR REPLACE TEMP TABLE published (prediction_id VARCHAR, label INTEGER, decided_at BIGINT, event_id VARCHAR, event_type VARCHAR, picked_position INTEGER, text VARCHAR)`);
+    return 0;
+  }
+  const m = await project.catalog.manifest(dataset, head);
+  await duck.run(
+    `CREATE OR REPLACE TEMP TABLE published AS SELECT prediction_id, label, epoch_ms(decided_at) AS decided_at, event_id, event_type, picked_position, text FROM (${scanSql(project.dataDir, m)})`,
+  );
+  return head;
+}
+
+const KEY = 'prediction_id, label, decided_at, event_id, event_type, picked_position, text';
+
+/** Rows in one table and not the other, both ways (empty when equal as multisets). */
+export async function diffExamples(duck: DuckSession, a = 'published', b = 'oracle_examples'): Promise<{ onlyA: unknown[]; onlyB: unknown[]; a: number; b: number }> {
+  const onlyA = await duck.all(`SELECT ${KEY} FROM ${a} EXCEPT ALL SELECT ${KEY} FROM ${b} LIMIT 5`);
+  const onlyB = await duck.all(`SELECT ${KEY} FROM ${b} EXCEPT ALL SELECT ${KEY} FROM ${a} LIMIT 5`);
+  const [ca] = await duck.all<{ n: number }>(`SELECT count(*)::INTEGER AS n FROM ${a}`);
+  const [cb] = await duck.all<{ n: number }>(`SELECT count(*)::INTEGER AS n FROM ${b}`);
+  return { onlyA, onlyB, a: ca!.n, b: cb!.n };
+}
