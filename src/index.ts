@@ -46,3 +46,6 @@ export type { ReviewItemInput } from './review/types.ts';
 
 // mine: hard-example mining (ONNX Runtime loads on first call)
 export { mine, type MineOptions, type MineResult } from './mine/api.ts';
+
+// score: bulk candidate scoring, top k per context (ONNX Runtime loads on first call)
+export { scoreCandidates, type ScoreOptions, type ScoreResult } from './score/api.ts';

@@ -15,6 +15,7 @@ import * as models from './models.ts';
 import * as model from './model.ts';
 import * as infer from './infer.ts';
 import * as mineCmd from './mine.ts';
+import * as scoreCmd from './score.ts';
 import * as stats from './stats.ts';
 import * as schemaCmd from './schema.ts';
 import * as drift from './drift.ts';
@@ -23,6 +24,7 @@ import * as rebalance from './rebalance.ts';
 import * as curateCmd from './curate.ts';
 import * as purge from './purge.ts';
 import * as review from './review.ts';
+import * as serveCmd from './serve.ts';
 import * as train from './train.ts';
 
 export function buildProgram(): Command {
@@ -36,7 +38,7 @@ export function buildProgram(): Command {
     .option('-q, --quiet', 'no progress output')
     .showHelpAfterError()
     .exitOverride();
-  for (const m of [init, importCmd, curateCmd, purge, datasets, exportCmd, tag, gc, dedup, worker, demo, stats, schemaCmd, drift, split, rebalance, models, model, infer, mineCmd, train, review]) m.register(program);
+  for (const m of [init, importCmd, curateCmd, purge, datasets, exportCmd, tag, gc, dedup, worker, demo, stats, schemaCmd, drift, split, rebalance, models, model, infer, mineCmd, scoreCmd, train, review, serveCmd]) m.register(program);
   program.commands.forEach((c) => c.exitOverride());
   return program;
 }

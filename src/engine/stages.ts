@@ -19,6 +19,7 @@ const BUILT_IN: Record<string, Loader> = {
   split: async () => (await import('../analyze/split-stage.ts')).splitStage,
   rebalance: async () => (await import('../analyze/rebalance-stage.ts')).rebalanceStage,
   mine: async () => (await import('../mine/stage.ts')).mineStage,
+  score: async () => (await import('../score/stage.ts')).scoreStage,
 };
 
 /** The sluice package root: module stages must live inside it or inside SLUICE_STAGE_PATH. */
