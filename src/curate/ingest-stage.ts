@@ -19,6 +19,7 @@ import { parseRef } from '../core/ref.ts';
 import { fieldMap as fieldMapOf, type Pipeline } from './pipeline.ts';
 import { exportQuery, prepareInput } from './sources.ts';
 import type { BadRecord } from './scan.ts';
+import { phaseClock } from '../engine/profile.ts';
 
 export interface IngestInput {
   source: number;
@@ -98,6 +99,7 @@ export const ingestStage: Stage = {
     const source = pipeline.sources[input.source]!;
     const abs = (rel: string) => safeJoin(ctx.env.dataDir, rel);
     const t = `t_${ctx.taskId}`;
+    const clock = phaseClock();
     let path = input.path;
     if (!path) {
       path = abs(`${ctx.outDir}/query.csv`);
@@ -105,6 +107,7 @@ export const ingestStage: Stage = {
     }
     await ctx.duck.run(`SET memory_limit = ${lit(pipeline.options.memory_limit)}`);
     const prepared = await prepareInput(ctx.duck, path, input.format, abs(`${ctx.outDir}/clean.txt`), `${t}_raw`, pipeline.options.max_record_bytes);
+    clock.lap('scan');
     const where = `source ${source.name}, ${input.file}`;
     const m = compileMapping(pipeline, source, prepared.access, where, joinedFields(pipeline));
     const fields = pipeline.schema.map((f) => f.name);
@@ -132,10 +135,17 @@ export const ingestStage: Stage = {
       `SELECT * REPLACE (COALESCE(__reason, __rq) AS __reason), CASE WHEN __rq IS NULL THEN __rr END AS __review FROM (${ruled}))`;
     const partRel = `${ctx.outDir}/part-0.parquet`;
     try {
+      // The part's row order carries no meaning (every row stores its record and line, and the
+      // deletion file is computed from the written file), so DuckDB may write chunks as they
+      // finish: keeping insertion order cost this COPY about 1.8x the CPU (measured on the ingest bench).
+      await ctx.duck.run('SET preserve_insertion_order = false');
       await ctx.duck.run(`COPY (${sql}) TO ${lit(abs(partRel))} (${parquetWriterOptions()})`);
     } catch (e) {
       throw new InputError(`${where}: DuckDB could not read the cleaned records: ${(e as Error).message.split('\n')[0]}`, { cause: e });
+    } finally {
+      await ctx.duck.run('RESET preserve_insertion_order');
     }
+    clock.lap('copy');
     const prefix = lit(input.sha256.slice(0, 16) + ':');
     const failed = `(SELECT __rec, __line, __raw, __reason FROM read_parquet(${lit(abs(partRel))}) WHERE __reason IS NOT NULL)`;
     await loadBad(ctx.duck, `${t}_bad`, prepared.bad);
@@ -147,6 +157,7 @@ export const ingestStage: Stage = {
          SELECT ${prefix} || __rec, ${lit(source.name)}, ${lit(input.file)}, __rec, __line, __raw, __reason, 'ingest' FROM ${failed}
        ) ORDER BY record) TO ${lit(abs(qRel))} (${parquetWriterOptions()})`,
     );
+    clock.lap('quarantine');
     const reasonRows = await ctx.duck.all<{ reason: string; n: number }>(
       `SELECT split_part(reason, ':', 1) AS reason, count(*)::BIGINT AS n FROM read_parquet(${lit(abs(qRel))}) GROUP BY ALL ORDER BY ALL`,
     );
@@ -186,9 +197,12 @@ export const ingestStage: Stage = {
         { hint: 'this is a bug in sluice; please report it with the file' },
       );
     }
+    clock.lap('accounting');
     ctx.progress(1, 1);
     const grouping = groupingOf(pipeline);
     const shuffle = grouping ? await shuffleAccepted(ctx.duck, ctx.env.dataDir, ctx.outDir, pipeline, grouping, part, source.priority, input.source) : undefined;
+    clock.lap('shuffle');
+    clock.report(`ingest ${ctx.taskId} (${input.file})`);
     const stats: IngestStats = {
       source: source.name,
       file: input.file,

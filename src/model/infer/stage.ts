@@ -17,6 +17,7 @@ import { type Backend, RemoteAnswerError, type Tensors } from '../backends/backe
 import { OnnxBackend } from '../backends/onnx.ts';
 import { RemoteBackend, type RemoteSpec } from '../backends/remote.ts';
 import { readBatches } from './reader.ts';
+import { phaseClock } from '../../engine/profile.ts';
 import { type OutputColumn, OutputWriter, outputSelect } from './writer.ts';
 
 export interface InferConfig {
@@ -159,24 +160,6 @@ export const inferStage: Stage = {
 function denseReason(spec: FeatureSpec): string {
   const rs = spec.inputs.filter(isDense).map((i) => denseSql(i).reason);
   return rs.length === 0 ? 'NULL' : rs.length === 1 ? rs[0]! : `coalesce(${rs.join(', ')})`;
-}
-
-/** Phase timings on stderr when SLUICE_PROFILE is set: where a task's time goes (read, model, write). */
-function phaseClock() {
-  const on = Boolean(process.env.SLUICE_PROFILE);
-  const spent = new Map<string, number>();
-  let t = performance.now();
-  return {
-    lap(phase: string) {
-      if (!on) return;
-      const now = performance.now();
-      spent.set(phase, (spent.get(phase) ?? 0) + now - t);
-      t = now;
-    },
-    report(what: string) {
-      if (on) process.stderr.write(`${what}: ${[...spent].map(([k, v]) => `${k} ${(v / 1000).toFixed(3)} s`).join(', ')}\n`);
-    },
-  };
 }
 
 /** Runs the backend on one batch; an unusable remote answer dead-letters the batch instead of failing the job. */
