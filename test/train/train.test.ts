@@ -48,7 +48,7 @@ describe.each(['logistic', 'mlp'] as const)('sluice train --baseline %s', (basel
     expect(s.length).toBe(10_000);
     expect(auc(s, y)).toBeGreaterThanOrEqual(0.9);
     const meta = (await loadModel(f.project, r.model)).meta;
-    expect(meta.trained_on.map((t) => t.dataset)).toEqual(['ads-train@1']);
+    expect(meta.trained_on.map((t) => t.dataset)).toEqual(['ads-train@1', 'ads-val@1']);
     expect(meta.features?.frozen_from).toBe('ads-train@1');
     expect(meta.labels).toEqual(['1']);
     expect(meta.outputs).toEqual([{ name: 'score', type: 'float32', dims: ['N', 1] }]);

@@ -123,7 +123,8 @@ export async function trainBaseline(project: Project, o: TrainOptions): Promise<
       name,
       features: spec,
       labels: [classes.positive],
-      trainedOn: [`${m.dataset}@${m.version}`],
+      // validation data chose the epoch, so its licences count too (a purge lists this model)
+      trainedOn: [`${m.dataset}@${m.version}`, ...(vm ? [`${vm.dataset}@${vm.version}`] : [])],
       metrics: {
         [`${prefix}_log_loss`]: metrics.log_loss,
         [`${prefix}_auc`]: metrics.auc,
