@@ -1,6 +1,6 @@
 // Test harness for the feedback join: a project and two logs in a temp folder, a generated stream
 // appended to them, the oracle's tables built from the same records, and the published examples read back.
-import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, rmSync, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +14,7 @@ import { makeScrubber } from '../../src/feedback/scrub.ts';
 import type { JoinSpec } from '../../src/feedback/spec.ts';
 import { checkEvent } from '../../src/feedback/validate.ts';
 import type { EventLog } from '../../src/log/event-log.ts';
-import { generate, type GenOptions } from './gen.ts';
+import { generate, type GenEntry, type GenOptions } from './gen.ts';
 
 export function tempProject(): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-feedback-'));
@@ -22,33 +22,55 @@ export function tempProject(): { dir: string; cleanup: () => void } {
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** Appends the generated stream to the logs and writes the oracle's inputs (valid records with their ord) as NDJSON. */
-export async function fillLogs(o: GenOptions, logs: { predictions: EventLog; events: EventLog }, dir: string, spec: JoinSpec): Promise<{ preds: string; events: string; counts: { predictions: number; events: number } }> {
-  const scrub = makeScrubber(spec.scrub);
-  const paths = { preds: join(dir, 'oracle-preds.ndjson'), events: join(dir, 'oracle-events.ndjson') };
-  const ws = { predictions: createWriteStream(paths.preds), events: createWriteStream(paths.events) };
-  const counts = { predictions: 0, events: 0 };
-  for (const e of generate(o)) {
-    const { seq } = await logs[e.log].append(e.id, e.records);
-    const lines: string[] = [];
-    e.records.forEach((rec, i) => {
-      const ord = seq * ORD + i;
-      counts[e.log]++;
-      if (e.log === 'predictions') lines.push(JSON.stringify({ ord, prediction_id: rec.prediction_id, tp: rec.time }));
-      else {
-        const c = checkEvent(rec);
-        if (!c.ok) return;
-        const ev = c.event;
-        lines.push(JSON.stringify({ ord, event_id: ev.event_id, prediction_id: ev.prediction_id, type: ev.type, te: ev.time, position: ev.position ?? null, text: ev.text === undefined ? null : scrub(ev.text).text }));
-      }
-    });
-    if (lines.length && !ws[e.log].write(lines.join('\n') + '\n')) await once(ws[e.log], 'drain');
+/** Appends entries to the logs and writes the oracle's inputs (valid records with their ord) as NDJSON. */
+export class OracleFeed {
+  readonly preds: string;
+  readonly events: string;
+  readonly counts = { predictions: 0, events: 0 };
+  private readonly ws: Record<'predictions' | 'events', WriteStream>;
+  private readonly scrub: ReturnType<typeof makeScrubber>;
+
+  constructor(dir: string, spec: JoinSpec) {
+    this.scrub = makeScrubber(spec.scrub);
+    this.preds = join(dir, 'oracle-preds.ndjson');
+    this.events = join(dir, 'oracle-events.ndjson');
+    this.ws = { predictions: createWriteStream(this.preds), events: createWriteStream(this.events) };
   }
-  for (const w of Object.values(ws)) {
-    w.end();
-    await once(w, 'close');
+
+  async append(entries: Iterable<GenEntry>, logs: { predictions: EventLog; events: EventLog }): Promise<void> {
+    for (const e of entries) {
+      const { seq, duplicate } = await logs[e.log].append(e.id, e.records);
+      if (duplicate) continue;
+      const lines: string[] = [];
+      e.records.forEach((rec, i) => {
+        const ord = seq * ORD + i;
+        this.counts[e.log]++;
+        if (e.log === 'predictions') lines.push(JSON.stringify({ ord, prediction_id: rec.prediction_id, tp: rec.time }));
+        else {
+          const c = checkEvent(rec);
+          if (!c.ok) return;
+          const ev = c.event;
+          lines.push(JSON.stringify({ ord, event_id: ev.event_id, prediction_id: ev.prediction_id, type: ev.type, te: ev.time, position: ev.position ?? null, text: ev.text === undefined ? null : this.scrub(ev.text).text }));
+        }
+      });
+      if (lines.length && !this.ws[e.log].write(lines.join('\n') + '\n')) await once(this.ws[e.log], 'drain');
+    }
   }
-  return { ...paths, counts };
+
+  async close(): Promise<{ preds: string; events: string }> {
+    for (const w of Object.values(this.ws)) {
+      w.end();
+      await once(w, 'close');
+    }
+    return { preds: this.preds, events: this.events };
+  }
+}
+
+/** Appends the whole generated stream at once. */
+export async function fillLogs(o: GenOptions, logs: { predictions: EventLog; events: EventLog }, dir: string, spec: JoinSpec): Promise<{ preds: string; events: string }> {
+  const feed = new OracleFeed(dir, spec);
+  await feed.append(generate(o), logs);
+  return feed.close();
 }
 
 /** Loads the oracle inputs and runs the batch join. */

@@ -1,0 +1,20 @@
+// A `feedback run --once` as a child process the crash test can SIGKILL: the project and the test
+// logs in `argv[2]`, small batches and a publish after every batch so kills land everywhere.
+import { join } from 'node:path';
+import { Project } from '../../src/core/project.ts';
+import { openJoin } from '../../src/feedback/open.ts';
+import { runFeedback } from '../../src/feedback/run.ts';
+import { parseJoinSpec } from '../../src/feedback/spec.ts';
+import { SqliteTestLog } from './sqlite-log.ts';
+import { TEST_SPEC } from './gen.ts';
+
+const dir = process.argv[2]!;
+const project = await Project.open(dir);
+const spec = parseJoinSpec({ ...TEST_SPEC, publish: { dataset: 'feedback', every: 0 } });
+const { join: fj, db } = await openJoin(project, spec);
+const logs = { predictions: new SqliteTestLog(join(dir, 'logs.db'), 'predictions'), events: new SqliteTestLog(join(dir, 'logs.db'), 'events') };
+process.stdout.write('ready\n');
+const s = await runFeedback(project, fj, logs, { once: true, batchRecords: Number(process.argv[3] ?? 400) });
+process.stdout.write(JSON.stringify({ done: true, batches: s.batches }) + '\n');
+await db.close();
+await project.close();

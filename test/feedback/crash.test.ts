@@ -1,0 +1,88 @@
+// Crash injection: a child `feedback run` is SIGKILLed at random moments (startup, mid-batch,
+// mid-publish) at least 20 times while the logs grow; after a final uninterrupted run, the published
+// dataset equals the oracle, every version is whole, each event has one disposition, each key one
+// example, and the incremental metrics counted each example exactly once.
+import { spawn } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { afterAll, expect, it } from 'vitest';
+import { verifyManifest } from '../../src/core/dataset.ts';
+import { Project } from '../../src/core/project.ts';
+import { openFeedbackDb } from '../../src/feedback/state.ts';
+import { diffExamples, loadPublished, OracleFeed, runOracle, tempProject } from './harness.ts';
+import { generate, TEST_SPEC } from './gen.ts';
+import { SqliteTestLog } from './sqlite-log.ts';
+
+const REPO = resolve(import.meta.dirname, '../..');
+const KILLS = 20;
+const t = tempProject();
+afterAll(() => t.cleanup());
+
+function child(killAfterReadyMs: number | null): Promise<{ killed: boolean; out: string; err: string }> {
+  return new Promise((res, rej) => {
+    const c = spawn(process.execPath, [join(REPO, 'bin/run-ts.js'), join(REPO, 'test/feedback/child.ts'), t.dir, '250'], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    let killed = false;
+    c.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (killAfterReadyMs !== null && out.includes('ready') && !killed) {
+        killed = true;
+        setTimeout(() => c.kill('SIGKILL'), killAfterReadyMs);
+      }
+    });
+    c.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    c.on('error', rej);
+    c.on('exit', (code, signal) => {
+      if (signal === 'SIGKILL') return res({ killed: true, out, err });
+      if (code !== 0) return rej(new Error(`child failed (${code}): ${err}`));
+      res({ killed: false, out, err });
+    });
+  });
+}
+
+it(`gives the oracle's output after ${KILLS} SIGKILLs at random points`, async () => {
+  const logs = { predictions: new SqliteTestLog(join(t.dir, 'logs.db'), 'predictions'), events: new SqliteTestLog(join(t.dir, 'logs.db'), 'events') };
+  const entries = [...generate({ predictions: 9000, seed: 11, entry: 200 })];
+  const feed = new OracleFeed(t.dir, TEST_SPEC);
+  let kills = 0;
+  let rand = 12345;
+  const next = () => ((rand = (rand * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  for (let round = 0; kills < KILLS && round < 60; round++) {
+    const share = Math.ceil(entries.length / KILLS);
+    await feed.append(entries.slice(round * share, (round + 1) * share), logs);
+    const r = await child(Math.floor(next() * 900));
+    if (r.killed) kills++;
+  }
+  expect(kills).toBeGreaterThanOrEqual(KILLS);
+  await feed.append(entries.slice(KILLS * Math.ceil(entries.length / KILLS)), logs);
+  const last = await child(null);
+  expect(last.out).toContain('"done":true');
+
+  const project = await Project.open(t.dir);
+  try {
+    const duck = await project.duck();
+    await runOracle(duck, TEST_SPEC, await feed.close());
+    const head = await loadPublished(project, duck);
+    const d = await diffExamples(duck);
+    expect({ onlyPublished: d.onlyA, onlyOracle: d.onlyB }).toEqual({ onlyPublished: [], onlyOracle: [] });
+    expect(d.a).toBe(d.b);
+    // every version whole; the parts hold each prediction once
+    for (let v = 1; v <= head; v++) await verifyManifest(project.dataDir, await project.catalog.manifest('feedback', v));
+    const [dup] = await duck.all<{ n: number }>('SELECT count(*)::INTEGER AS n FROM (SELECT prediction_id FROM published GROUP BY 1 HAVING count(*) > 1)');
+    expect(dup!.n).toBe(0);
+    const db = openFeedbackDb(project);
+    try {
+      const disp = await db.all<{ event_id: string; disposition: string }>('SELECT event_id, disposition FROM fb_events');
+      const oracle = await duck.all<{ event_id: string; disposition: string }>('SELECT event_id, disposition FROM oracle_events');
+      const mine = new Map(disp.map((r) => [r.event_id, r.disposition]));
+      expect(mine.size).toBe(oracle.length);
+      expect(oracle.filter((o) => mine.get(o.event_id) !== o.disposition).slice(0, 5)).toEqual([]);
+      const [m] = await db.all<{ n: number }>(`SELECT SUM(n) AS n FROM metrics_cells WHERE slice_field = '*'`);
+      expect(Number(m!.n)).toBe(d.b);
+    } finally {
+      await db.close();
+    }
+  } finally {
+    await project.close();
+  }
+}, 300_000);
