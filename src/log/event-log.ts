@@ -11,6 +11,7 @@
 //   and reading `after` it on restart. The log itself does not track consumers.
 // - A crash while appending leaves either the whole entry or none of it.
 // Not promised: ordering between two writers beyond "each writer's own entries stay in order".
+import { InputError } from '../core/errors.ts';
 
 export interface LogEntry<R = unknown> {
   seq: number;
@@ -45,3 +46,10 @@ export interface EventLog<R = unknown> {
 
 /** Where a project's logs live: `<project>/.sluice/logs/<name>/` or a JetStream stream `SLUICE_<NAME>`. */
 export type EventLogSpec = { kind: 'file'; dir: string } | { kind: 'jetstream'; servers: string; stream?: string };
+
+/** An entry over the log's size limit (JetStream: the server's max_payload); nothing was appended. LogWriter splits it. */
+export class EntryTooLargeError extends InputError {
+  constructor(readonly log: string, readonly id: string, readonly size: number, readonly limit: number) {
+    super(`event log ${log}: entry ${id} is ${size} bytes, over the limit of ${limit}`, { hint: 'write smaller batches (LogWriter maxBatch), or raise max_payload on the NATS server' });
+  }
+}

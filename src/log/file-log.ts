@@ -106,6 +106,7 @@ export class FileEventLog<R = unknown> implements EventLog<R> {
     const from = Math.max(0, Math.floor(after)) + 1;
     const deadline = Date.now() + (options.waitMs ?? 0);
     for (;;) {
+      if (this.closed) return [];
       if (!this.writer) await this.refresh();
       if (this.headSeq >= from) return this.readRange(from, Math.min(this.headSeq, from + max - 1));
       const left = deadline - Date.now();

@@ -1,10 +1,10 @@
 // The shared event log on NATS JetStream: one stream per log (file storage, a 2 h duplicate window),
 // each entry one message published with Nats-Msg-Id = the entry id, its seq the stream sequence.
 // Reads are direct gets by sequence (stateless, pipelined on one connection); works with server 2.9.
-import { jetstream, jetstreamManager, StorageType, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, JetStreamApiCodes, JetStreamApiError, StorageType, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { InputError, RetryableError } from '../core/errors.ts';
-import type { AppendResult, EventLog, LogEntry, ReadOptions } from './event-log.ts';
+import { EntryTooLargeError, type AppendResult, type EventLog, type LogEntry, type ReadOptions } from './event-log.ts';
 import { notifyAppended, waitForAppend } from './notify.ts';
 
 type NatsConnection = Awaited<ReturnType<typeof connect>>;
@@ -63,12 +63,9 @@ export class JetStreamEventLog<R = unknown> implements EventLog<R> {
     }
     const payload = Buffer.from(JSON.stringify({ id, records }));
     const { nc, js } = await this.ready();
-    const limit = nc.info?.max_payload ?? Infinity;
-    if (payload.length > limit) {
-      throw new InputError(`event log ${this.name}: entry ${id} is ${payload.length} bytes, over the NATS server's max_payload of ${limit}`, {
-        hint: 'write smaller batches (LogWriter maxBatch) or raise max_payload on the server',
-      });
-    }
+    // The message also carries its headers (Nats-Msg-Id): keep room for them under max_payload.
+    const limit = (nc.info?.max_payload ?? Infinity) - 1024;
+    if (payload.length > limit) throw new EntryTooLargeError(this.name, id, payload.length, limit);
     try {
       const ack = await js.publish(this.subject, payload, { msgID: id, timeout: this.o.timeoutMs });
       if (!ack.duplicate) notifyAppended(this.key);
@@ -134,11 +131,15 @@ export class JetStreamEventLog<R = unknown> implements EventLog<R> {
     const nc = await connect({ servers: this.servers.split(','), timeout: 2_000, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
     try {
       const jsm = await jetstreamManager(nc);
+      const window = this.o.duplicateWindowMs * 1e6;
       try {
-        await jsm.streams.info(this.stream);
-      } catch {
+        const info = await jsm.streams.info(this.stream);
+        // A stream made elsewhere with a shorter window would let a replay after a restart duplicate.
+        if (info.config.duplicate_window < window) await jsm.streams.update(this.stream, { duplicate_window: window });
+      } catch (e) {
+        if (!(e instanceof JetStreamApiError && e.code === JetStreamApiCodes.StreamNotFound)) throw e;
         await jsm.streams
-          .add({ name: this.stream, subjects: [this.subject], storage: StorageType.File, duplicate_window: this.o.duplicateWindowMs * 1e6, allow_direct: true })
+          .add({ name: this.stream, subjects: [this.subject], storage: StorageType.File, duplicate_window: window, allow_direct: true })
           .catch(async (e: unknown) => {
             // Another process may have created it between our two calls.
             await jsm.streams.info(this.stream).catch(() => Promise.reject(e));

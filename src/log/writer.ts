@@ -2,13 +2,13 @@
 // log in order; when the log is slow or down, batches spill to fsync'd files and are replayed later.
 // Each batch gets its entry id before its first append attempt, and a spilled batch keeps it, so a
 // retry or a replay after a restart is deduplicated by the log: nothing is logged twice or lost.
-import { mkdirSync, readdirSync, unlinkSync, renameSync } from 'node:fs';
+import { mkdirSync, readdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { open, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { IntegrityError, InputError } from '../core/errors.ts';
 import { warn } from '../core/warn.ts';
-import type { EventLog } from './event-log.ts';
+import { EntryTooLargeError, type EventLog } from './event-log.ts';
 import { acquireLock } from './lock.ts';
 import { fsyncDir } from './fsync-dir.ts';
 
@@ -219,7 +219,7 @@ export class LogWriter<R> {
       try {
         const records = b.records ?? (await this.loadSpill(b));
         await Promise.race([
-          this.log.append(b.id, records),
+          this.appendEntry(b.id, records),
           new Promise((_, rej) => (timer = setTimeout(() => rej(new Error(`append took over ${this.appendTimeoutMs} ms`)), this.appendTimeoutMs))),
         ]);
       } catch (e) {
@@ -246,6 +246,27 @@ export class LogWriter<R> {
       b.records = null;
       await this.dropSpill(b); // before the batch leaves the queue, so stats never count it twice
       this.queue.shift();
+    }
+  }
+
+  /**
+   * Appends one batch; a batch over the log's size limit goes as parts `<id>.0`, `<id>.1`, … The
+   * split depends only on the records and the limit, so a retry or replay makes the same parts.
+   */
+  private async appendEntry(id: string, records: R[]): Promise<void> {
+    try {
+      await this.log.append(id, records);
+    } catch (e) {
+      if (!(e instanceof EntryTooLargeError)) throw e;
+      if (records.length === 1) {
+        const bad = join(this.o.spillDir, 'damaged');
+        mkdirSync(bad, { recursive: true });
+        writeFileSync(join(bad, `${id}.json`), JSON.stringify({ id, records }));
+        warn(`log writer: ${e.message}; one record alone is too large, kept in ${bad}`);
+        return;
+      }
+      const per = Math.ceil(records.length / Math.max(2, Math.ceil((e.size / e.limit) * 1.25)));
+      for (let i = 0; i * per < records.length; i++) await this.appendEntry(`${id}.${i}`, records.slice(i * per, (i + 1) * per));
     }
   }
 

@@ -1,6 +1,6 @@
 // A child process for the event-log tests: `append` tries one append (the second-writer test);
 // `write` writes numbered records through a LogWriter, flushing and printing `flushed <n>`, until
-// it is killed (the SIGKILL test). Run: node bin/run-ts.js test/log/child.ts '<json args>'.
+// it is killed (the SIGKILL test), with the records spilled at that moment. Run: node bin/run-ts.js test/log/child.ts '<json args>'.
 import type { AppendResult, EventLog, EventLogSpec } from '../../src/log/event-log.ts';
 import { openEventLog } from '../../src/log/open.ts';
 import { LogWriter } from '../../src/log/writer.ts';
@@ -47,6 +47,6 @@ for (;;) {
   for (let i = 0; i < 700; i++) w.write({ w: a.writer!, n: n++ });
   if (n % 2_800 === 0) {
     await w.flush();
-    process.stdout.write(`flushed ${n}\n`);
+    process.stdout.write(`flushed ${n} spilled ${w.stats().spilled}\n`);
   } else await new Promise((r) => setImmediate(r));
 }

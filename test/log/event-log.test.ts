@@ -218,13 +218,18 @@ describe.each(impls)('the $kind event log', (impl) => {
     const { spec, name } = impl.fresh();
     const spillDir = join(root, `spill${counter++}`);
     const flushed = new Map<string, number>();
+    let maxSpilled = 0;
     for (const writer of ['k1', 'k2']) {
       await child({ mode: 'write', spec, name, spillDir, writer, flakyMs: 120 }, (line, kill) => {
-        const n = Number(/^flushed (\d+)/.exec(line)?.[1] ?? -1);
-        if (n >= 0) flushed.set(writer, n);
-        if (n >= 28_000) kill();
+        const m = /^flushed (\d+) spilled (\d+)/.exec(line);
+        if (!m) return;
+        flushed.set(writer, Number(m[1]));
+        maxSpilled = Math.max(maxSpilled, Number(m[2]));
+        if (Number(m[1]) >= 28_000) kill();
       });
     }
+    // The flaky windows made batches spill (so the kill can land with some on disk).
+    expect(maxSpilled).toBeGreaterThan(0);
     // The restart: a new writer on the same spill folder replays what the killed ones left.
     const log = await openEventLog<Rec>(spec, name);
     const w = await LogWriter.open(log, { spillDir, idPrefix: 'restart' });
@@ -283,5 +288,39 @@ describe('the file event log on disk', () => {
     await log.close();
     expect(await second.append('theirs', [{ w: 't', n: 0 }])).toEqual({ seq: 2, duplicate: false });
     await second.close();
+  });
+});
+
+describe('the JetStream event log', () => {
+  it('LogWriter splits a batch over max_payload into parts and logs each record once', async () => {
+    const stream = `SLUICE_TEST_${run}_${counter++}`;
+    streams.push(stream);
+    const log = await JetStreamEventLog.open<Rec & { pad: string }>(NATS, stream, 'big');
+    const spillDir = join(root, `spill${counter++}`);
+    const w = await LogWriter.open(log, { spillDir, idPrefix: 'big', maxBatch: 1_000 });
+    // 1,000 records of ~3 KB: about 3 MB, three times the server's default max_payload of 1 MB.
+    for (let n = 0; n < 1_000; n++) w.write({ w: 'big', n, pad: 'x'.repeat(3_000) });
+    await w.close();
+    expect(w.stats()).toMatchObject({ appended: 1_000, spilled: 0 });
+    const all = await readAll(log as unknown as EventLog<Rec>);
+    expect(all.length).toBeGreaterThan(1);
+    expect(all.every((e) => /^big-\w+-0\.\d+$/.test(e.id))).toBe(true);
+    expect(checkSequences(all).get('big')).toBe(1_000);
+    await log.close();
+  });
+
+  it('widens the duplicate window of a stream made elsewhere with a shorter one', async () => {
+    const stream = `SLUICE_TEST_${run}_${counter++}`;
+    streams.push(stream);
+    const short = await JetStreamEventLog.open(NATS, stream, 'w', { duplicateWindowMs: 10_000 });
+    await short.close();
+    const log = await JetStreamEventLog.open(NATS, stream, 'w');
+    const { jetstreamManager } = await import('@nats-io/jetstream');
+    const { connect } = await import('@nats-io/transport-node');
+    const nc = await connect({ servers: NATS });
+    const info = await (await jetstreamManager(nc)).streams.info(stream);
+    expect(info.config.duplicate_window).toBe(2 * 3600 * 1e9);
+    await nc.close();
+    await log.close();
   });
 });
