@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { loadPipeline } from '../curate/pipeline.ts';
 import { curate } from '../curate/curate.ts';
+import { OUTCOMES, type Outcome } from '../curate/summary.ts';
 import { makeRunner } from '../engine/execute.ts';
 import { warnings } from '../core/warn.ts';
 import { output, planProgressBar, table, withProject } from './common.ts';
@@ -14,7 +15,7 @@ export function register(program: Command): void {
     .option('--queue <name>', 'BullMQ queue name (with a Redis runner)')
     .addHelpText(
       'after',
-      '\nExamples:\n  $ sluice curate examples/ads/pipelines/impressions.yaml\n  $ sluice curate pipelines/ads.yaml --json   # summary per source and file\n\nRerunning with new files ingests only the files not seen before (by content hash).',
+      '\nExamples:\n  $ sluice curate examples/ads/pipelines/impressions.yaml\n  $ sluice curate pipelines/ads.yaml --json   # counts per source × outcome, per rule and per file\n\nRerunning with new files ingests only the files not seen before (by content hash).',
     )
     .action(async (file: string, opts: { runner?: string; queue?: string }, cmd: Command) => {
       const { pipeline, baseDir } = loadPipeline(file);
@@ -24,20 +25,20 @@ export function register(program: Command): void {
         try {
           const r = await curate(project, pipeline, baseDir, runner, bar.onProgress);
           bar.stop();
-          const total = r.stats.reduce(
-            (a, s) => ({ records: a.records + s.records, accepted: a.accepted + s.accepted, quarantined: a.quarantined + s.quarantined, review: a.review + s.review }),
-            { records: 0, accepted: 0, quarantined: 0, review: 0 },
-          );
-          const rules: Record<string, number> = {};
-          for (const s of r.stats) for (const [k, v] of Object.entries(s.rules)) rules[k] = (rules[k] ?? 0) + v;
-          const run = (r.manifest?.extra?.run ?? {}) as { duplicates?: number; superseded?: number };
+          const out = r.summary.sources;
+          const total = Object.fromEntries(['records', ...OUTCOMES].map((k) => [k, out.reduce((n, s) => n + s[k as 'records'], 0)])) as Record<'records' | Outcome, number>;
+          const rules = Object.fromEntries(r.summary.rules.map((x) => [x.id, x.fired]));
+          const run = (r.manifest?.extra?.run ?? {}) as { superseded?: number };
           const summary = {
-            duplicates: run.duplicates ?? 0,
-            superseded: run.superseded ?? 0,
             dataset: r.manifest ? `${r.manifest.dataset}@${r.manifest.version}` : null,
             rows: r.manifest?.rows ?? null,
             ...total,
+            duplicates: total.duplicate,
+            superseded: run.superseded ?? 0,
+            /** per source × outcome; records = accepted + quarantined + review + duplicate (checked before the commit) */
+            sources: out,
             rules,
+            rule_counts: r.summary.rules,
             files: r.stats.map(({ quarantine: _q, reviewFile: _r, ...s }) => s),
             skipped: r.skipped,
             warnings,
@@ -48,12 +49,17 @@ export function register(program: Command): void {
               : [
                   table(
                     r.stats.map((s) => [s.source, s.file, s.records, s.accepted, s.quarantined, s.review, Object.entries(s.reasons).map(([k, v]) => `${k}:${v}`).join(' ')]),
-                    ['source', 'file', 'records', 'accepted', 'quarantined', 'review', 'quarantined by field/reason'],
+                    ['source', 'file', 'records', 'passed', 'quarantined', 'review', 'quarantined by field/reason'],
                   ),
-                  ...(Object.keys(rules).length ? ['', `rules fired: ${Object.entries(rules).map(([k, v]) => `${k} ${v}`).join(', ')}`] : []),
+                  '',
+                  table(
+                    [...out.map((s) => [s.source, s.files, s.records, ...OUTCOMES.map((o) => s[o])]), ['total', r.stats.length, total.records, ...OUTCOMES.map((o) => total[o])]],
+                    ['source', 'files', 'records', ...OUTCOMES],
+                  ),
+                  ...(r.summary.rules.length ? ['', table(r.summary.rules.map((x) => [x.id, x.action, x.fired]), ['rule', 'action', 'fired'])] : []),
                   '',
                   `${summary.dataset}: ${r.manifest.rows} rows (+${total.accepted} this run); ${total.quarantined} quarantined → ${pipeline.target}-quarantine; ${total.review} for review` +
-                    (pipeline.dedupe ? `; ${summary.duplicates} duplicates → ${pipeline.target}-duplicates (${summary.superseded} older rows superseded)` : '') +
+                    (pipeline.dedupe ? `; ${total.duplicate} duplicates → ${pipeline.target}-duplicates (${summary.superseded} older rows superseded)` : '') +
                     (r.skipped.length ? `; ${r.skipped.length} file(s) already ingested, skipped` : ''),
                 ].join('\n'),
           );

@@ -63,14 +63,16 @@ export async function mergeConflicts(
       `first(_id ORDER BY __priority DESC, ${SEEN}) AS __first_id, first(_source ORDER BY __priority DESC, ${SEEN}) AS _source, ` +
       `${resolved.join(', ')}, to_json({${winners.join(', ')}})::VARCHAR AS __winners, (${conflict}) AS __conflict, ` +
       `${differing.length ? `list_filter([${differing.join(', ')}], x -> x IS NOT NULL)` : '[]::VARCHAR[]'} AS __differing, ` +
-      `to_json(list({'source': _source.source, '_id': _id, 'record': {${fields.map((f) => `${lit(f)}: ${ident(f)}`).join(', ')}}} ORDER BY __priority DESC, ${SEEN}))::VARCHAR AS __variants ` +
+      `to_json(list({'source': _source.source, '_id': _id, 'record': {${fields.map((f) => `${lit(f)}: ${ident(f)}`).join(', ')}}} ORDER BY __priority DESC, ${SEEN}))::VARCHAR AS __variants, ` +
+      `list(_source.source || chr(31) || _id ORDER BY __priority DESC, ${SEEN}) AS __members ` +
       `FROM (${base}) GROUP BY __dkey`,
   );
   // A key seen in one source keeps its own _id; a merged entity gets an _id from its key.
   const id = `CASE WHEN __n = 1 THEN __first_id ELSE 'entity:' || left(__dkey, 16) END`;
   const partRel = `${outDir}/part-0.parquet`;
+  // `__members` (hidden from readers): the records merged into each row, for the run's accounting.
   await duck.run(
-    `COPY (SELECT ${id} AS _id, _source, ${fields.map(ident).join(', ')}, CASE WHEN __n > 1 THEN __winners END AS _winners FROM ${ident(t)} WHERE NOT __conflict ORDER BY _id) ` +
+    `COPY (SELECT ${id} AS _id, _source, ${fields.map(ident).join(', ')}, CASE WHEN __n > 1 THEN __winners END AS _winners, __members FROM ${ident(t)} WHERE NOT __conflict ORDER BY _id) ` +
       `TO ${lit(safeJoin(dataDir, partRel))} (${parquetWriterOptions()})`,
   );
   const reviewRel = `${outDir}/review-0.parquet`;
@@ -81,5 +83,6 @@ export async function mergeConflicts(
   );
   const [{ n }] = (await duck.all<{ n: number }>(`SELECT COALESCE(sum(__n), 0)::BIGINT AS n FROM ${ident(t)} WHERE __conflict`)) as [{ n: number }];
   await duck.run(`DROP TABLE ${ident(t)}`);
-  return { part: await describeFile(duck, dataDir, partRel), review: await describeFile(duck, dataDir, reviewRel), reviewRecords: Number(n) };
+  const part: FileEntry & { hidden: string[] } = { ...(await describeFile(duck, dataDir, partRel)), hidden: ['__members'] };
+  return { part, review: await describeFile(duck, dataDir, reviewRel), reviewRecords: Number(n) };
 }

@@ -15,7 +15,8 @@ import type { IngestConfig, IngestInput, IngestStats } from './ingest-stage.ts';
 import type { Pipeline } from './pipeline.ts';
 import { groupingOf } from './dedupe.ts';
 import { routeReviewItems } from './review-items.ts';
-import { checkRunner, hasPredicates, resolvePredicates } from './predicate.ts';
+import { checkRunner, resolvePredicates } from './predicate.ts';
+import type { CurateSummary } from './summary.ts';
 
 const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
@@ -24,6 +25,8 @@ export interface CurateResult {
   /** files skipped because an earlier run already ingested the same bytes */
   skipped: { source: string; file: string }[];
   stats: IngestStats[];
+  /** outcomes per source and fires per rule (empty when nothing was new) */
+  summary: CurateSummary;
 }
 
 export async function planCurate(project: Project, given: Pipeline, baseDir: string): Promise<{ plan: PlanSpec | null; skipped: CurateResult['skipped'] }> {
@@ -57,8 +60,7 @@ export async function planCurate(project: Project, given: Pipeline, baseDir: str
   }
   if (inputs.length === 0) return { plan: null, skipped };
   const config: IngestConfig = { pipeline, reuse };
-  // Only pipelines with TypeScript predicates take the stage that runs them after the SQL rules.
-  const stage = hasPredicates(pipeline) ? 'ingest-predicates' : 'ingest';
+  const stage = 'curate';
   return {
     plan: {
       ...(groupingOf(pipeline) ? { shuffle: { key: ['__dkey'], partitions: groupingOf(pipeline)!.partitions }, reduce: true } : {}),
@@ -76,10 +78,11 @@ export async function planCurate(project: Project, given: Pipeline, baseDir: str
 export async function curate(project: Project, pipeline: Pipeline, baseDir: string, runner: Runner, onProgress?: (p: PlanProgress) => void): Promise<CurateResult> {
   checkRunner(pipeline, runner.name);
   const { plan, skipped } = await planCurate(project, pipeline, baseDir);
-  if (!plan) return { manifest: null, skipped, stats: [] };
+  if (!plan) return { manifest: null, skipped, stats: [], summary: { sources: [], rules: [] } };
   const manifest = await executePlan(project, plan, runner, onProgress);
   await routeReviewItems(project, pipeline, manifest);
   const results = await project.catalog.taskResults<{ stats: IngestStats }>(plan.runId);
   const stats = plan.maps.map((m) => results.get(m.id)!.output.stats);
-  return { manifest, skipped, stats };
+  const summary: CurateSummary = { sources: (manifest.extra?.outcomes ?? []) as CurateSummary['sources'], rules: (manifest.extra?.rule_counts ?? []) as CurateSummary['rules'] };
+  return { manifest, skipped, stats, summary };
 }

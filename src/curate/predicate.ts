@@ -12,7 +12,6 @@ const CONFIG_FILE = 'sluice.yaml'; // as in core/project.ts, without loading the
 const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 export const isPredicateRule = (r: Rule): boolean => r.predicate !== undefined;
-export const hasPredicates = (p: Pipeline): boolean => p.rules.some(isPredicateRule);
 
 /**
  * Makes every `module:` path absolute, relative to the pipeline's folder, so any process (a BullMQ

@@ -1,7 +1,8 @@
-// The curate stage for pipelines with TypeScript predicate rules: the ingest map runs first (its
-// SQL rules in DuckDB, vectorized), then each predicate reads the rows that survived in DuckDB
-// chunks, as columns, and the rows it breaks move to the quarantine or the review file (or are
-// counted, for warn) exactly as a SQL rule would move them. Reduce and commit are the ingest's.
+// The curate stage: the ingest's map (mapping and SQL rules in DuckDB, vectorized), then the
+// TypeScript predicate rules, which read the rows that survived in DuckDB chunks, as columns; the
+// rows a predicate breaks move to the quarantine or the review file (or are counted, for warn)
+// exactly as a SQL rule would move them. Reduce is the ingest's; the commit adds the run's
+// outcomes per source and per rule, and refuses to commit if they do not reconcile.
 import { mkdirSync } from 'node:fs';
 import { InternalError } from '../core/errors.ts';
 import { describeFile } from '../core/dataset.ts';
@@ -14,6 +15,7 @@ import { ingestStage, type IngestConfig, type IngestInput, type IngestStats } fr
 import { describeRule, type PredicateFn, type Rule } from './rules.ts';
 import { groupingOf, shuffleAccepted } from './dedupe.ts';
 import { isPredicateRule, loadPredicate, runPredicate } from './predicate.ts';
+import { reconcile, summarize } from './summary.ts';
 
 interface Broken {
   quarantine: string[];
@@ -22,12 +24,18 @@ interface Broken {
   severity: number;
 }
 
-export const predicateStage: Stage = {
+export const curateStage: Stage = {
   ...ingestStage,
-  name: 'ingest-predicates',
+  name: 'curate',
   async map(ctx: TaskContext, task: MapTask): Promise<TaskOutput> {
     const out = await ingestStage.map(ctx, task);
     return applyPredicates(ctx, task.input as unknown as IngestInput, out);
+  },
+  async commit(plan, outputs, head, ctx) {
+    const draft = await ingestStage.commit(plan, outputs, head, ctx);
+    const summary = await summarize(ctx.duck, ctx.dataDir, plan, outputs, draft.parts);
+    reconcile(summary.sources, plan.dataset);
+    return { ...draft, extra: { ...draft.extra, outcomes: summary.sources as unknown as Json, rule_counts: summary.rules as unknown as Json } };
   },
 };
 
@@ -54,8 +62,12 @@ async function applyPredicates(ctx: TaskContext, input: IngestInput, out: TaskOu
     const pos = b.columns[0] as number[];
     const lines = b.columns[1] as number[];
     const info = { source: source.name, file: input.file, batch: batchNo, rows: b.rowCount };
+    // the part's rows need not be in file order: name the batch by its first and last line
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const l of lines) (lo = Math.min(lo, l)), (hi = Math.max(hi, l));
     for (const [r, fn] of fns) {
-      const breaks = await runPredicate(r, fn, columns, info, [lines[0]!, lines[b.rowCount - 1]!]);
+      const breaks = await runPredicate(r, fn, columns, info, [lo, hi]);
       for (let i = 0; i < b.rowCount; i++) {
         if (!breaks[i]) continue;
         fired[r.id] = (fired[r.id] ?? 0) + 1;
@@ -72,8 +84,10 @@ async function applyPredicates(ctx: TaskContext, input: IngestInput, out: TaskOu
     }
   }
   ctx.progress(1, 1);
-  const newStats: IngestStats = { ...stats, rules: { ...stats.rules } };
+  const newStats: IngestStats = { ...stats, rules: { ...stats.rules }, reasons: { ...stats.reasons } };
   for (const [id, n] of Object.entries(fired)) newStats.rules[id] = (newStats.rules[id] ?? 0) + n;
+  // quarantine reasons are counted by their first part, as the ingest counts its own
+  for (const x of broken.values()) if (x.quarantine.length) newStats.reasons[x.quarantine[0]!.split(':')[0]!] = (newStats.reasons[x.quarantine[0]!.split(':')[0]!] ?? 0) + 1;
   const moving = [...broken.entries()].filter(([, x]) => x.quarantine.length || x.review.length);
   if (!moving.length) return { ...out, stats: newStats as unknown as Json };
 
