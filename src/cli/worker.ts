@@ -12,7 +12,7 @@ export function register(program: Command): void {
     .option('--queue <name>', 'queue name', 'sluice-tasks')
     .option('--in-process', 'run tasks in this process instead of sandboxed children (tiny tasks only: a long task blocks lock renewal)')
     .option('--lock-ms <ms>', 'job lock duration; a worker silent this long counts as stalled', intOption('--lock-ms'), 30_000)
-    .addHelpText('after', '\nExample:\n  $ sluice worker --redis redis://10.0.0.5:6379 --pg postgres://10.0.0.5/sluice --concurrency 2\n  (the data folder must be shared at the same path on every machine)')
+    .addHelpText('after', '\nExample:\n  $ sluice worker --redis redis://10.0.0.5:6379 --pg postgres://10.0.0.5/sluice --concurrency 2\n  (the data folder must be shared at the same path on every machine; job data in Redis carries no\n   PostgreSQL password: give it here in --pg or in PGPASSWORD)')
     .action(async (opts: { redis: string; pg?: string; concurrency: number; queue: string; lockMs: number; inProcess?: boolean }, cmd: Command) => {
       const g = globals(cmd);
       const { startWorker } = await import('../engine/runners/worker.ts');

@@ -68,7 +68,8 @@ export class BullmqRunner implements Runner {
     return `${plan.runId}.${scope}.${id}`;
   }
 
-  private async phase(plan: PlanSpec, env: TaskEnv, phase: 'map' | 'reduce', tasks: TaskRef[], onProgress?: (p: PlanProgress) => void): Promise<void> {
+  private async phase(plan: PlanSpec, fullEnv: TaskEnv, phase: 'map' | 'reduce', tasks: TaskRef[], onProgress?: (p: PlanProgress) => void): Promise<void> {
+    const env = withoutSecrets(fullEnv);
     const barrierId = BullmqRunner.jobId(plan, env, `${phase}s`);
     let barrier = await this.queue.getJob(barrierId);
     if (barrier && (await barrier.getState()) === 'failed') {
@@ -172,4 +173,24 @@ export class BullmqRunner implements Runner {
     await this.queue.close();
     this.connection.disconnect();
   }
+}
+
+/**
+ * The task environment as it travels in Redis: a PostgreSQL URL loses its password (anyone who can
+ * read the queue could read it). A worker supplies its own: `sluice worker --pg <url>` or PGPASSWORD.
+ */
+export function withoutSecrets(env: TaskEnv): TaskEnv {
+  const c = env.catalogSpec;
+  if (c.kind !== 'postgres') return env;
+  let url = c.url;
+  try {
+    const u = new URL(c.url);
+    if (u.password) {
+      u.password = '';
+      url = u.toString();
+    }
+  } catch {
+    url = c.url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1@');
+  }
+  return { ...env, catalogSpec: { ...c, url } };
 }
