@@ -1,8 +1,13 @@
 // bench/review: with 1M pending items (100k with --quick), the queue page's API (goal < 300 ms)
 // and claims over HTTP from 8 clients (goal ≥ 1,000/s) on SQLite and PostgreSQL, each beside the
 // store's raw rate from the same run. The server runs in a child process (this file, started with
-// SLUICE_REVIEW_BENCH_SERVER), so the clients do not share its event loop.
+// SLUICE_REVIEW_BENCH_SERVER), so the clients do not share its event loop. A claim counts one item
+// handed out (clients ask for one item per request, as the UI does); each rate is the median of
+// `repeats` rounds of HTTP, in-process and bare-HTTP loops.
+// The clients use node:http with keep-alive sockets: fetch() cost the client ~3× more CPU per
+// request, and on 2 cores shared with the server that, not the server, capped the rate.
 import { spawn } from 'node:child_process';
+import http from 'node:http';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -32,18 +37,52 @@ async function fill(store: ReviewStore, n: number): Promise<void> {
   }
 }
 
-/** Starts the review server in a child process on the same store; resolves with its URL. */
-function serverProcess(spec: ReviewStoreSpec): Promise<{ url: string; stop: () => void }> {
-  const child = spawn(process.execPath, ['bin/run-ts.js', 'bench/review.bench.ts'], { env: { ...process.env, SLUICE_REVIEW_BENCH_SERVER: JSON.stringify(spec) }, stdio: ['ignore', 'pipe', 'inherit'] });
+/**
+ * Starts the review server in a child process on the same store; resolves with its URL and a probe
+ * of the CPU time the child has used (µs): CPU per claim stays meaningful on a busy shared machine,
+ * where claims per second fall with everyone else's load.
+ */
+function serverProcess(spec: ReviewStoreSpec): Promise<{ url: string; cpu: () => Promise<number>; stop: () => void }> {
+  const prof = process.env.SLUICE_REVIEW_BENCH_PROF; // a folder: the server writes a --cpu-prof profile there
+  const args = [...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []), 'bin/run-ts.js', 'bench/review.bench.ts'];
+  const child = spawn(process.execPath, args, { env: { ...process.env, SLUICE_REVIEW_BENCH_SERVER: JSON.stringify(spec) }, stdio: ['pipe', 'pipe', 'inherit'] });
+  const waiting: ((us: number) => void)[] = [];
   return new Promise((res, rej) => {
     let out = '';
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
-      const m = /listening (http:\S+)/.exec(out);
-      if (m) res({ url: m[1]!, stop: () => child.kill('SIGTERM') });
+      for (let nl = out.indexOf('\n'); nl >= 0; nl = out.indexOf('\n')) {
+        const line = out.slice(0, nl);
+        out = out.slice(nl + 1);
+        const m = /^listening (http:\S+)/.exec(line);
+        if (m) {
+          const cpu = () => new Promise<number>((r) => (waiting.push(r), child.stdin.write('cpu\n')));
+          res({ url: m[1]!, cpu, stop: () => child.kill('SIGTERM') });
+        } else if (line.startsWith('cpu ')) waiting.shift()?.(Number(line.slice(4)));
+      }
     });
     child.on('exit', (code) => rej(new Error(`review server exited ${code}`)));
   });
+}
+
+/** A keep-alive JSON client for `url` (one socket per concurrent caller). */
+function client(url: string) {
+  const u = new URL(url);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+  const call = (method: string, path: string, token: string, body?: string): Promise<unknown> =>
+    new Promise((res, rej) => {
+      const headers: http.OutgoingHttpHeaders = { Authorization: `Bearer ${token}` };
+      if (body !== undefined) Object.assign(headers, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+      const req = http.request({ host: u.hostname, port: u.port, path, method, agent, headers }, (r) => {
+        const chunks: Buffer[] = [];
+        r.on('data', (c: Buffer) => chunks.push(c));
+        r.on('end', () => (r.statusCode === 200 ? res(JSON.parse(Buffer.concat(chunks).toString('utf8'))) : rej(new Error(`${method} ${path}: ${r.statusCode}`))));
+        r.on('error', rej);
+      });
+      req.on('error', rej);
+      req.end(body);
+    });
+  return { call, close: () => agent.destroy() };
 }
 
 /** `workers` loops calling `fn` for `seconds`; returns calls per second and what they returned. */
@@ -59,7 +98,7 @@ async function loops<T>(workers: number, seconds: number, fn: (w: number) => Pro
   return { rate: got.length / ((performance.now() - t0) / 1000), got };
 }
 
-async function runOn(kind: 'SQLite' | 'PostgreSQL', spec: ReviewStoreSpec, n: number, log: (m: string) => void): Promise<Measure[]> {
+async function runOn(kind: 'SQLite' | 'PostgreSQL', spec: ReviewStoreSpec, n: number, repeats: number, log: (m: string) => void): Promise<Measure[]> {
   const store = await openReviewStoreAt(spec);
   try {
     let t = performance.now();
@@ -73,12 +112,9 @@ async function runOn(kind: 'SQLite' | 'PostgreSQL', spec: ReviewStoreSpec, n: nu
       reviewers.push(r.reviewer);
     }
     const server = await serverProcess(spec);
+    const c = client(server.url);
     try {
-      const get = async (path: string) => {
-        const r = await fetch(server.url + path, { headers: { Authorization: `Bearer ${tokens[0]}` } });
-        if (!r.ok) throw new Error(`GET ${path}: ${r.status}`);
-        return r.json();
-      };
+      const get = (path: string) => c.call('GET', path, tokens[0]!);
       // Queue page: the API call the page makes, over HTTP, against the raw store calls behind it.
       await get('/api/queue');
       const api: number[] = [];
@@ -94,27 +130,40 @@ async function runOn(kind: 'SQLite' | 'PostgreSQL', spec: ReviewStoreSpec, n: nu
       const queue = (await get('/api/queue')) as { progress: { pending: number; total: number } };
       log(`${kind}: queue page API ${api.map((x) => x.toFixed(0)).join(', ')} ms (raw store ${raw.map((x) => x.toFixed(0)).join(', ')} ms); ${queue.progress.pending} pending of ${queue.progress.total}`);
 
-      // Claims: 8 HTTP clients with their own tokens, then 8 in-process loops on the store.
-      const http = await loops(8, SECONDS, async (w) => {
-        const r = await fetch(server.url + '/api/claim', { method: 'POST', headers: { Authorization: `Bearer ${tokens[w]}`, 'Content-Type': 'application/json' }, body: '{"n":1}' });
-        if (!r.ok) throw new Error(`claim: ${r.status}`);
-        return ((await r.json()) as { items: { id: number }[] }).items.map((i) => i.id);
-      });
-      const direct = await loops(8, SECONDS, async (w) => (await store.claim(reviewers[8 + w]!, 1)).map((i) => i.id));
-      // The same server's cheapest authenticated endpoint, from the same 8 clients: what HTTP alone costs here.
-      const bare = await loops(8, SECONDS, async (w) => {
-        const r = await fetch(server.url + '/api/me', { headers: { Authorization: `Bearer ${tokens[w]}` } });
-        return [(await r.json()) as unknown];
-      });
-      const all = [...http.got, ...direct.got];
+      // Claims: 8 HTTP clients with their own tokens, then 8 in-process loops on the store, then the
+      // server's cheapest authenticated endpoint from the same 8 clients (what HTTP alone costs here).
+      const rates = { http: [] as number[], direct: [] as number[], bare: [] as number[], cpu: [] as number[], directCpu: [] as number[], bareCpu: [] as number[] };
+      const all: number[] = [];
+      for (let round = 0; round < repeats; round++) {
+        const cpu0 = await server.cpu();
+        const viaHttp = await loops(8, SECONDS, async (w) => ((await c.call('POST', '/api/claim', tokens[w]!, '{"n":1}')) as { items: { id: number }[] }).items.map((i) => i.id));
+        const cpu1 = await server.cpu();
+        const own = process.cpuUsage();
+        const direct = await loops(8, SECONDS, async (w) => (await store.claim(reviewers[8 + w]!, 1)).map((i) => i.id));
+        const ownUsed = process.cpuUsage(own);
+        const cpu2 = await server.cpu();
+        const bare = await loops(8, SECONDS, async (w) => [await c.call('GET', '/api/me', tokens[w]!)]);
+        rates.bareCpu.push(((await server.cpu()) - cpu2) / bare.got.length);
+        rates.http.push(viaHttp.rate);
+        rates.direct.push(direct.rate);
+        rates.bare.push(bare.rate);
+        rates.cpu.push((cpu1 - cpu0) / viaHttp.got.length);
+        rates.directCpu.push((ownUsed.user + ownUsed.system) / direct.got.length);
+        all.push(...viaHttp.got, ...direct.got);
+        log(
+          `${kind}: round ${round + 1}: ${viaHttp.rate.toFixed(0)} claims/s over HTTP (server CPU ${rates.cpu.at(-1)!.toFixed(0)} µs/claim), ` +
+            `${direct.rate.toFixed(0)}/s in-process (${rates.directCpu.at(-1)!.toFixed(0)} µs/claim), GET /api/me ${bare.rate.toFixed(0)}/s (${rates.bareCpu.at(-1)!.toFixed(0)} µs/request)`,
+        );
+      }
       if (new Set(all).size !== all.length) throw new Error(`${kind}: an item was handed out twice (${all.length - new Set(all).size} repeats)`);
-      log(`${kind}: ${http.got.length} items claimed over HTTP, ${direct.got.length} directly, none twice`);
+      log(`${kind}: ${all.length} items claimed in all, none twice`);
       return [
         { name: `${kind} queue page API, ${n.toLocaleString('en')} pending (median ms, goal < 300)`, unit: 'ms', ours: median(api), anchor: median(raw), anchorName: 'raw store calls' },
-        { name: `${kind} claims over HTTP, 8 clients (goal ≥ 1000/s)`, unit: 'claims/s', ours: http.rate, anchor: direct.rate, anchorName: 'store.claim, 8 loops in-process' },
-        { name: `${kind} claims over HTTP vs GET /api/me, 8 clients`, unit: 'req/s', ours: http.rate, anchor: bare.rate, anchorName: 'GET /api/me on the same server' },
+        { name: `${kind} claims over HTTP, 8 clients (goal ≥ 1000/s)`, unit: 'claims/s', ours: median(rates.http), anchor: median(rates.direct), anchorName: 'store.claim, 8 loops in-process', notes: { 'server_cpu_us/claim': Math.round(median(rates.cpu)), 'in-process_cpu_us/claim': Math.round(median(rates.directCpu)) } },
+        { name: `${kind} claims over HTTP vs GET /api/me, 8 clients`, unit: 'req/s', ours: median(rates.http), anchor: median(rates.bare), anchorName: 'GET /api/me on the same server', notes: { 'server_cpu_us/claim': Math.round(median(rates.cpu)), 'server_cpu_us/me': Math.round(median(rates.bareCpu)) } },
       ];
     } finally {
+      c.close();
       server.stop();
     }
   } finally {
@@ -128,10 +177,10 @@ export const bench: Bench = {
     const n = ctx.quick ? 100_000 : 1_000_000;
     const dir = join(ctx.dir, 'sqlite');
     rmSync(dir, { recursive: true, force: true });
-    const out = await runOn('SQLite', { kind: 'sqlite', path: join(dir, 'review.db') }, n, ctx.log);
+    const out = await runOn('SQLite', { kind: 'sqlite', path: join(dir, 'review.db') }, n, ctx.repeats, ctx.log);
     const schema = `bench_review_${process.pid}`;
     try {
-      out.push(...(await runOn('PostgreSQL', { kind: 'postgres', url: PG_URL, schema }, n, ctx.log)));
+      out.push(...(await runOn('PostgreSQL', { kind: 'postgres', url: PG_URL, schema }, n, ctx.repeats, ctx.log)));
     } finally {
       const c = new pg.Client({ connectionString: PG_URL });
       await c.connect();
@@ -148,5 +197,9 @@ if (process.env.SLUICE_REVIEW_BENCH_SERVER) {
   const app = await buildReviewServer({ store });
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   process.stdout.write(`listening ${url}\n`);
+  process.stdin.on('data', () => {
+    const u = process.cpuUsage();
+    process.stdout.write(`cpu ${u.user + u.system}\n`);
+  });
   process.once('SIGTERM', () => void app.close().then(() => store.close()).then(() => process.exit(0)));
 }

@@ -199,6 +199,7 @@ function filterSql(f: ItemFilter, now: number): { sql: string; params: Param[] }
 export class ReviewStore {
   private pepper = '';
   private lastExpiry = 0;
+  private claimQueue: { reviewer: Reviewer; n: number; filter: ItemFilter; resolve: (items: ReviewItem[]) => void; reject: (e: unknown) => void }[] = [];
   readonly leaseMs: number;
 
   constructor(readonly db: SqlDb, options: StoreOptions = {}) {
@@ -338,6 +339,35 @@ export class ReviewStore {
       this.lastExpiry = now;
       await this.releaseExpired(now);
     }
+    if (this.db.dialect === 'postgres') return this.claimIn(this.db, reviewer, n, filter);
+    // SQLite: claims that arrive together share one transaction (group commit). The commit and the
+    // pages it writes cost as much as the claim itself, so 8 clients at once pay it once, not 8
+    // times. Claims join the batch until the event loop has read every waiting request.
+    return new Promise((resolve, reject) => {
+      this.claimQueue.push({ reviewer, n, filter, resolve, reject });
+      if (this.claimQueue.length === 1) setImmediate(() => void this.claimBatch());
+    });
+  }
+
+  private async claimBatch(): Promise<void> {
+    const batch = this.claimQueue.splice(0);
+    try {
+      const got = await this.db.transaction(async (tx) => {
+        const out: ReviewItem[][] = [];
+        for (const c of batch) out.push(await this.claimIn(tx, c.reviewer, c.n, c.filter));
+        return out;
+      });
+      batch.forEach((c, i) => c.resolve(got[i]!));
+    } catch (e) {
+      if (batch.length === 1) return batch[0]!.reject(e);
+      // One bad claim must not fail the others: each runs again alone, and fails alone.
+      for (const c of batch) await this.db.transaction((tx) => this.claimIn(tx, c.reviewer, c.n, c.filter)).then(c.resolve, c.reject);
+    }
+  }
+
+  /** One claim: on PostgreSQL a statement per status on `q` (the pool); on SQLite inside the caller's transaction. */
+  private async claimIn(q: SqlTx, reviewer: Reviewer, n: number, filter: ItemFilter): Promise<ReviewItem[]> {
+    const now = Date.now();
     const statuses = (reviewer.role === 'adjudicator' ? ['disputed', 'pending'] : ['pending']).filter((s) => !filter.status || filter.status === s || filter.status === 'held') as ItemStatus[];
     const f = filterSql({ ...filter, status: undefined }, now);
     // SQLite's planner otherwise takes review_items_list (same columns, no partial condition) and
@@ -354,29 +384,32 @@ export class ReviewStore {
     const out: ReviewItem[] = [];
     if (this.db.dialect === 'postgres') {
       // One statement per status, each atomic, with its audit row: one round trip per claim.
+      // Its commit does not wait for the WAL flush (synchronous_commit off for this transaction
+      // only): a lease is soft state; a crash can at worst forget the last claims, which puts
+      // their items back in the queue, as an expired lease would. A later decision's commit
+      // flushes the WAL up to and past its claim, so no decision outlives its claim.
       for (const status of statuses) {
         if (out.length >= n) break;
-        const q = pick(status, n - out.length, ' FOR UPDATE SKIP LOCKED');
-        const rows = await this.db.all(
-          `WITH c AS (${q.sql}), a AS (
+        const p = pick(status, n - out.length, ' FOR UPDATE SKIP LOCKED');
+        const rows = await q.all(
+          `WITH c AS (${p.sql}), a AS (
              INSERT INTO review_audit (at, reviewer_id, action, item_id, detail)
-             SELECT ?, ?, 'claim', NULL, '{"items":[' || string_agg(id::text, ',') || ']}' FROM c HAVING count(*) > 0)
-           SELECT * FROM c`,
-          [...q.params, iso(), reviewer.id],
+             SELECT ?, ?, 'claim', NULL, '{"items":[' || string_agg(id::text, ',') || ']}' FROM c HAVING count(*) > 0),
+           s AS (SELECT set_config('synchronous_commit', 'off', true))
+           SELECT c.* FROM c, s`,
+          [...p.params, iso(), reviewer.id],
         );
         out.push(...order(rows));
       }
       return out;
     }
-    return this.db.transaction(async (tx) => {
-      for (const status of statuses) {
-        if (out.length >= n) break;
-        const q = pick(status, n - out.length, '');
-        out.push(...order(await tx.all(q.sql, q.params)));
-      }
-      if (out.length) await this.audit(tx, reviewer.id, 'claim', null, { items: out.map((i) => i.id) });
-      return out;
-    });
+    for (const status of statuses) {
+      if (out.length >= n) break;
+      const p = pick(status, n - out.length, '');
+      out.push(...order(await q.all(p.sql, p.params)));
+    }
+    if (out.length) await this.audit(q, reviewer.id, 'claim', null, { items: out.map((i) => i.id) });
+    return out;
   }
 
   /** Items this reviewer holds under an unexpired lease. */

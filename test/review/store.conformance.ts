@@ -51,6 +51,25 @@ export function reviewStoreConformance(kind: StoreKind): void {
       expect(rows.every((r) => /^[0-9a-f]{64}$/.test(r.token_hash))).toBe(true);
     });
 
+    it('gives claims made at the same moment distinct items, the highest priorities first', async () => {
+      await store.addItems(Array.from({ length: 30 }, (_, i) => ruleItem(i, i)));
+      const many = await Promise.all(Array.from({ length: 8 }, (_, i) => store.addReviewer(`c${i}`)));
+      // Started together, so SQLite runs them in one transaction; each still gets its own 3 items.
+      const got = await Promise.all(many.map((m) => store.claim(m.reviewer, 3)));
+      expect(got.map((g) => g.length)).toEqual([3, 3, 3, 3, 3, 3, 3, 3]);
+      const prios = got.flat().map((i) => i.priority);
+      expect(new Set(prios).size).toBe(24);
+      expect([...prios].sort((a, b) => b - a)).toEqual(Array.from({ length: 24 }, (_, i) => 29 - i));
+      expect(got.every((g) => g[0]!.priority > g[1]!.priority && g[1]!.priority > g[2]!.priority)).toBe(true);
+      expect((await store.progress()).held).toBe(24);
+      const audit = (await store.auditLog(100)).filter((a) => a.action === 'claim');
+      expect(audit).toHaveLength(8);
+      if (kind === 'PostgreSQL') {
+        // A claim commits without waiting for the WAL flush, for its own transaction only.
+        expect(await store.db.get('SELECT current_setting($$synchronous_commit$$) AS s')).toEqual({ s: 'on' });
+      }
+    });
+
     it('hands out items highest priority first and never the same item to two reviewers', async () => {
       await store.addItems([ruleItem(1, 1), ruleItem(2, 5), ruleItem(3, 3), ruleItem(4, 5)]);
       const a = await store.claim(alice, 2);
