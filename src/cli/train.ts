@@ -4,25 +4,11 @@ import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { UsageError } from '../core/errors.ts';
 import type { ClassWeighting } from '../model/train/calibration.ts';
-import type { TrainProgress } from '../model/train/train.ts';
+import type { TrainOptions, TrainProgress } from '../model/train/train.ts';
 import { type GlobalOptions, intOption, output, table, withProject } from './common.ts';
 
-interface Opts {
-  baseline: string;
-  features: string;
-  data: string;
-  val?: string;
-  label: string;
-  positive?: string;
-  name?: string;
-  epochs?: number;
-  batchSize?: number;
-  lr?: number;
-  hidden?: number;
-  seed?: number;
-  patience?: number;
-  classWeights?: string;
-}
+/** commander's options: the trainer's, with the choices still unchecked strings */
+type Opts = Omit<TrainOptions, 'baseline' | 'features' | 'classWeights' | 'onProgress'> & { baseline: string; features: string; classWeights: string };
 
 const number = (name: string) => (v: string) => {
   const n = Number(v);
@@ -59,23 +45,7 @@ export function register(program: Command): void {
         const { trainBaseline } = await import('../model/train/train.ts');
         const bar = epochBar(g);
         try {
-          const r = await trainBaseline(p, {
-            baseline,
-            features: o.features,
-            data: o.data,
-            label: o.label,
-            ...(o.val ? { val: o.val } : {}),
-            ...(o.positive ? { positive: o.positive } : {}),
-            ...(o.name ? { name: o.name } : {}),
-            ...(o.epochs !== undefined ? { epochs: o.epochs } : {}),
-            ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}),
-            ...(o.lr !== undefined ? { lr: o.lr } : {}),
-            ...(o.hidden !== undefined ? { hidden: o.hidden } : {}),
-            ...(o.seed !== undefined ? { seed: o.seed } : {}),
-            ...(o.patience !== undefined ? { patience: o.patience } : {}),
-            classWeights: o.classWeights as ClassWeighting,
-            onProgress: bar.onProgress,
-          });
+          const r = await trainBaseline(p, { ...o, baseline, classWeights: o.classWeights as ClassWeighting, onProgress: bar.onProgress });
           bar.stop();
           const summary = {
             model: r.model,
@@ -120,7 +90,7 @@ function epochBar(g: GlobalOptions): { onProgress: (p: TrainProgress) => void; s
   let valLoss = '';
   return {
     onProgress: (p) => {
-      const key = p.phase === 'read' ? 'read' : `epoch ${p.epoch}/${p.epochs}`;
+      const key = p.phase === 'read' ? `read ${p.ref}` : `epoch ${p.epoch}/${p.epochs}`;
       const total = p.phase === 'read' ? p.total : p.batches;
       const value = p.phase === 'read' ? p.rows : p.batch;
       if (p.phase === 'train' && p.valLoss !== null) valLoss = `val log loss ${p.valLoss.toFixed(4)}`;

@@ -43,7 +43,7 @@ export interface TrainOptions {
   onProgress?: (p: TrainProgress) => void;
 }
 
-export type TrainProgress = { phase: 'read'; rows: number; total: number } | { phase: 'train'; epoch: number; epochs: number; batch: number; batches: number; valLoss: number | null };
+export type TrainProgress = { phase: 'read'; ref: string; rows: number; total: number } | { phase: 'train'; epoch: number; epochs: number; batch: number; batches: number; valLoss: number | null };
 
 export interface TrainResult {
   model: string;
@@ -87,7 +87,7 @@ export async function trainBaseline(project: Project, o: TrainOptions): Promise<
   const weights = classWeights(o.label, classes.counts, hp.classWeights, resampled);
   const shift = logitShift(resampling.rates, weights, classes.positive, classes.negative);
 
-  const read = (mm: Manifest) => loadSet(project, mm, spec, o.label, classes, (rows) => o.onProgress?.({ phase: 'read', rows, total: mm.rows }));
+  const read = (mm: Manifest) => loadSet(project, mm, spec, o.label, classes, (rows) => o.onProgress?.({ phase: 'read', ref: `${mm.dataset}@${mm.version}`, rows, total: mm.rows }));
   const train = await read(m);
   const trainEx = withWeights(train, classes, weights);
   // validation is scored on true rates: a resampled validation set is weighted back by 1 / rate
