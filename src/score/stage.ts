@@ -96,18 +96,28 @@ export const scoreStage: Stage = {
     const relation =
       `(SELECT *, (file_row_number // ${POS_SPLIT})::FLOAT AS __pos_hi, (file_row_number % ${POS_SPLIT})::FLOAT AS __pos_lo ` +
       `FROM read_parquet(${lit(safeJoin(dataDir, part.path))}, file_row_number = true) WHERE file_row_number >= ${t.from} AND file_row_number < ${t.to}${deletes})`;
-    const backend = await OnnxBackend.open(c.model.path, c.model.sha256, ctx.env.threads, [c.model.output], c.layouts.filter((l) => l.columns).map((l) => l.name));
+    // Row-major model inputs (no Transpose in the graph): the candidate half is interleaved once per
+    // batch and reused for every context, so the per-context cost is only the context's columns.
+    const layouts = c.layouts.map((l) => ({ ...l, columns: false }));
+    const backend = await OnnxBackend.open(c.model.path, c.model.sha256, ctx.env.threads, [c.model.output]);
     const expr = c.rankBy ? parseExpr(c.rankBy) : null;
     const heaps = new TopK(ctxRows.length, c.k);
-    const buffers = c.layouts.map((l) => (l.dtype === 'int64' ? new BigInt64Array(c.batchSize * l.rowSize) : new Float32Array(c.batchSize * l.rowSize)));
+    const buffers = layouts.map((l) => (l.dtype === 'int64' ? new BigInt64Array(c.batchSize * l.rowSize) : new Float32Array(c.batchSize * l.rowSize)));
     const stats: ScoreStats = { candidates: 0, failed: 0, pairs: 0, failed_contexts: failedContexts };
     const positions = new Float64Array(c.batchSize);
     const skip = new Uint8Array(c.batchSize);
 
-    for await (const b of readBatches(duck, c.candidateSpec, relation, c.batchSize, c.model.root)) {
+    // Reads batch k + 1 while the model runs batch k against every context.
+    const batches = readBatches(duck, c.candidateSpec, relation, c.batchSize, c.model.root);
+    let next = batches.next();
+    for (;;) {
+      const got = await next;
+      if (got.done) break;
+      const b = got.value;
+      next = batches.next();
       const n = b.rows;
       const inputs: Tensors = {};
-      c.layouts.forEach((l, i) => {
+      layouts.forEach((l, i) => {
         const data = buffers[i]!.subarray(0, n * l.rowSize) as Float32Array | BigInt64Array;
         copyCandidate(l, data, n, b.inputs[l.name]);
         inputs[l.name] = l.columns ? { type: l.dtype, data, dims: [l.rowSize, n], layout: 'columns' } : { type: l.dtype, data, dims: [n, ...l.rowShape] };
@@ -127,7 +137,7 @@ export const scoreStage: Stage = {
       for (let ci = 0; ci < ctxRows.length; ci++) {
         const cf = ctxFeatures[ci];
         if (!cf) continue;
-        c.layouts.forEach((l) => fillContext(l, inputs[l.name]!.data, n, cf));
+        layouts.forEach((l) => fillContext(l, inputs[l.name]!.data, n, cf));
         const out = await backend.run(inputs);
         const scores = out[c.model.output]!.data as Float32Array;
         stats.pairs += n - b.failed.size;
