@@ -37,6 +37,8 @@ export class Batcher<I, O> {
   private immediate: NodeJS.Immediate | undefined;
   private idle: (() => void)[] = [];
   private readonly dispatchAt: number;
+  /** recent throughput in rows per second (an exponential average over batches), for Retry-After */
+  private rowsPerSecond = 0;
   /** batch sizes in rows, for the metrics (set by the owner) */
   onBatch: (rows: number, ms: number) => void = () => {};
 
@@ -77,8 +79,10 @@ export class Batcher<I, O> {
     return new Promise((r) => this.idle.push(r));
   }
 
+  /** How long the queue takes to drain at the recent rate, in whole seconds (at least 1). */
   private retryAfterSeconds(): number {
-    return 1;
+    if (!this.rowsPerSecond) return 1;
+    return Math.max(1, Math.min(60, Math.ceil(this.queuedRows / this.rowsPerSecond)));
   }
 
   private expire(job: Job<I, O>, timeoutMs: number): void {
@@ -144,7 +148,10 @@ export class Batcher<I, O> {
       rows,
     ).then(
       (outs) => {
-        this.onBatch(rows, performance.now() - t0);
+        const ms = performance.now() - t0;
+        const rate = (rows * 1000 * (this.options.concurrency ?? 1)) / Math.max(ms, 0.01);
+        this.rowsPerSecond = this.rowsPerSecond ? 0.8 * this.rowsPerSecond + 0.2 * rate : rate;
+        this.onBatch(rows, ms);
         jobs.forEach((j, i) => {
           j.done = true;
           j.resolve(outs[i]!);

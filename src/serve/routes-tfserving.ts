@@ -67,7 +67,8 @@ async function predict(ctx: ServeContext, req: FastifyRequest, reply: FastifyRep
 
   // Group instances by arm (one group without a split), one batcher job per group.
   const groups = new Map<Arm, number[]>();
-  const keys: (string | undefined)[] = rows.map((r) => (ctx.abKey ? keyOf(r[ctx.abKey]) : undefined));
+  const header = keyOf(req.headers['x-sluice-key']);
+  const keys: (string | undefined)[] = rows.map((r) => (ctx.abKey ? (keyOf(r[ctx.abKey]) ?? header) : undefined));
   rows.forEach((_, i) => {
     const arm = pinned ?? set.pick(keys[i]);
     let g = groups.get(arm);
@@ -122,7 +123,7 @@ async function rank(ctx: ServeContext, req: FastifyRequest, reply: FastifyReply,
     return { ...context, ...o };
   });
   if (!set.arms[0]!.version.compiled) throw new HttpError(400, `model ${set.name} has no feature spec, so raw fields cannot be ranked`);
-  const key = ctx.abKey ? keyOf(context[ctx.abKey]) : undefined;
+  const key = ctx.abKey ? (keyOf(context[ctx.abKey]) ?? keyOf(req.headers['x-sluice-key'])) : undefined;
   const arm = pinnedArm(set, p.version) ?? set.pick(key);
   const timeout = timeoutOf(ctx, req.headers['x-sluice-timeout-ms']);
   const work: Work = { kind: 'fields', rows };

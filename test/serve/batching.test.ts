@@ -90,3 +90,25 @@ describe('overload', () => {
     }
   });
 });
+
+describe('memory under overload', () => {
+  test('at many times the load it can carry, the queue never holds more than its limit and every request gets 200 or 503', async () => {
+    slow.faults.delayMs = 20;
+    const s = await serve(fx, { backend: { url: slow.url, protocol: 'v2' }, batch: { maxBatch: 4, maxDelayUs: 0, queueLimit: 8, concurrency: 1 } });
+    let deepest = 0;
+    const sampler = setInterval(() => (deepest = Math.max(deepest, s.arms.current.arms[0]!.version.batcher.depth)), 1);
+    try {
+      const rs = await Promise.all(Array.from({ length: 300 }, (_, i) => one(s.url, i)));
+      const by = (code: number) => rs.filter((r) => r.status === code).length;
+      expect(by(200) + by(503)).toBe(300);
+      expect(by(503)).toBeGreaterThan(0);
+      expect(deepest).toBeLessThanOrEqual(8);
+      const retry = rs.find((r) => r.status === 503)!.headers.get('retry-after');
+      expect(Number(retry)).toBeGreaterThanOrEqual(1);
+    } finally {
+      clearInterval(sampler);
+      slow.faults.delayMs = 0;
+      await s.close();
+    }
+  });
+});
