@@ -1,5 +1,8 @@
 // The trainer's parts with exact answers: metrics on hand-checked cases, the prior correction,
 // sampling rates found along a version's lineage, and the same model bit for bit for a seed.
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rebalanceVersion } from '../../src/analyze/rebalance.ts';
 import { splitVersion } from '../../src/analyze/split.ts';
@@ -72,5 +75,19 @@ describe('determinism', () => {
     const sha = async (ref: string) => (await loadModel(f.project, ref)).meta.sha256;
     expect(await sha(b.model)).toBe(await sha(a.model));
     expect(await sha(c.model)).not.toBe(await sha(a.model));
+  });
+});
+
+describe('the root API', () => {
+  it('exports trainBaseline without loading ONNX Runtime until a model is registered', () => {
+    const script = join(f.dir, 'root-import.mts');
+    const index = resolve('src/index.ts');
+    writeFileSync(
+      script,
+      `import { readFileSync } from 'node:fs';\n` +
+        `const api = await import(${JSON.stringify(index)});\n` +
+        `console.log(typeof api.trainBaseline, /onnxruntime/.test(readFileSync('/proc/self/maps', 'utf8')));\n`,
+    );
+    expect(execFileSync(process.execPath, [resolve('bin/run-ts.js'), script], { encoding: 'utf8' }).trim()).toBe('function false');
   });
 });
