@@ -52,6 +52,7 @@ export class FileEventLog<R = unknown> implements EventLog<R> {
   private committing = false;
   private writer: FileHandle | null = null;
   private becomingWriter: Promise<void> | null = null;
+  private refreshing: Promise<void> | null = null;
   private release: (() => void) | null = null;
   private readers = new Map<number, FileHandle>();
   private closed = false;
@@ -221,8 +222,13 @@ export class FileEventLog<R = unknown> implements EventLog<R> {
     notifyAppended(this.dir);
   }
 
-  /** Reads what other writers appended since the last look, following into new segments. */
-  private async refresh(): Promise<void> {
+  /** Reads what other writers appended since the last look; one look at a time. */
+  private refresh(): Promise<void> {
+    return (this.refreshing ??= this.look().finally(() => (this.refreshing = null)));
+  }
+
+  /** Scans the tail segment for new entries, following into segments created since. */
+  private async look(): Promise<void> {
     let grew = false;
     const last = this.segments.at(-1);
     if (last) grew = await this.scan(last);

@@ -271,7 +271,9 @@ export class LogWriter<R> {
   }
 
   private async loadSpill(b: Batch<R>): Promise<R[]> {
-    const buf = await readFile(b.spill!);
+    const buf = await readFile(b.spill!).catch((e: unknown) => {
+      throw new IntegrityError(`spill file ${b.spill} cannot be read: ${(e as Error).message}`, { cause: e });
+    });
     const len = buf.length >= 8 ? buf.readUInt32LE(0) : -1;
     const json = buf.subarray(8, 8 + Math.max(len, 0));
     if (len < 0 || json.length !== len || crc32(json) !== buf.readUInt32LE(4)) throw new IntegrityError(`spill file ${b.spill} is damaged (length or crc32 mismatch)`);
@@ -285,7 +287,11 @@ export class LogWriter<R> {
     this.queue.shift();
     const bad = join(this.o.spillDir, 'damaged');
     mkdirSync(bad, { recursive: true });
-    renameSync(b.spill!, join(bad, b.spill!.split('/').pop()!));
+    try {
+      renameSync(b.spill!, join(bad, b.spill!.split('/').pop()!));
+    } catch {
+      // already gone: the warning below is all that is left to do
+    }
     this.spilledRecords -= b.count;
     warn(`log writer: ${e.message}; moved to ${bad}`);
   }

@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process';
 import { appendFileSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { connect, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { EventLog, EventLogSpec } from '../../src/log/event-log.ts';
@@ -15,6 +16,7 @@ const NATS = process.env.SLUICE_TEST_NATS ?? 'nats://127.0.0.1:4222';
 const run = `${process.pid}_${Date.now().toString(36)}`.toUpperCase();
 const root = mkdtempSync(join(tmpdir(), 'sluice-log-'));
 const streams: string[] = [];
+const proxies: Server[] = [];
 let counter = 0;
 
 type Rec = { w: string; n: number };
@@ -45,15 +47,36 @@ const impls: Impl[] = [
       streams.push(stream);
       return { spec: { kind: 'jetstream', servers: NATS, stream }, name: 'predictions' };
     },
-    // Nothing listens on this port: every append fails to connect.
+    // The log's URL is a TCP proxy to the server that does not listen yet: connecting fails until it does.
     async unavailable(spec, name) {
       const s = spec as Extract<EventLogSpec, { kind: 'jetstream' }>;
-      return { log: await openEventLog<Rec>({ ...s, servers: 'nats://127.0.0.1:4299' }, name), restore: async () => undefined };
+      const port = await freePort();
+      const proxy = createServer((sock) => {
+        const up = connect(Number(new URL(NATS).port), '127.0.0.1');
+        sock.pipe(up).pipe(sock);
+        sock.on('error', () => up.destroy());
+        up.on('error', () => sock.destroy());
+      });
+      proxies.push(proxy);
+      return {
+        log: await openEventLog<Rec>({ ...s, servers: `nats://127.0.0.1:${port}` }, name),
+        restore: () => new Promise<void>((res) => proxy.listen(port, '127.0.0.1', res)),
+      };
     },
   },
 ];
 
+function freePort(): Promise<number> {
+  return new Promise((res) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => res(port));
+    });
+  });
+}
+
 afterAll(async () => {
+  for (const p of proxies) p.close();
   const nc = await JetStreamEventLog.open(NATS, 'SLUICE_TEST_CLEANUP', 'cleanup');
   for (const s of [...streams, 'SLUICE_TEST_CLEANUP']) await JetStreamEventLog.open(NATS, s, 'x').then((l) => l.destroy().catch(() => undefined).finally(() => l.close()));
   await nc.close();
@@ -212,6 +235,25 @@ describe.each(impls)('the $kind event log', (impl) => {
     const counts = checkSequences(await readAll(log));
     expect(counts.get('serve')).toBe(20_500);
     await log.close();
+  });
+
+  it('LogWriter: recovers by itself when the log comes back, appending what it spilled meanwhile once', async () => {
+    const { spec, name } = impl.fresh();
+    const spillDir = join(root, `spill${counter++}`);
+    const down = await impl.unavailable(spec, name);
+    const w = await LogWriter.open(down.log, { spillDir, idPrefix: 'serve', maxBuffered: 2_000, maxBatch: 1_000 });
+    for (let n = 0; n < 10_000; n++) w.write({ w: 'serve', n });
+    await w.flush();
+    expect(w.stats()).toMatchObject({ spilled: 10_000, appended: 0 });
+    await down.restore();
+    for (let n = 10_000; n < 20_000; n++) w.write({ w: 'serve', n });
+    for (let t = Date.now(); Date.now() - t < 30_000; await new Promise((r) => setTimeout(r, 20))) {
+      if (w.stats().appended === 20_000) break;
+    }
+    expect(w.stats()).toMatchObject({ spilled: 0, buffered: 0, appended: 20_000 });
+    await w.close();
+    expect(checkSequences(await readAll(down.log)).get('serve')).toBe(20_000);
+    await down.log.close();
   });
 
   it('LogWriter: a child killed with SIGKILL twice while writing loses nothing it flushed, logs nothing twice, leaves no gap', async () => {
