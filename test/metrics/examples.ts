@@ -46,3 +46,8 @@ export function generated(n: number, seed = 7): FeedbackExample[] {
     });
   });
 }
+
+/** A value with every number cut to 10 significant digits: sums in another order differ in the last bits. */
+export function round10<T>(v: T): T {
+  return JSON.parse(JSON.stringify(v, (_k, x) => (typeof x === 'number' ? +x.toPrecision(10) : x)));
+}
