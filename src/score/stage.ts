@@ -96,10 +96,11 @@ export const scoreStage: Stage = {
     const relation =
       `(SELECT *, (file_row_number // ${POS_SPLIT})::FLOAT AS __pos_hi, (file_row_number % ${POS_SPLIT})::FLOAT AS __pos_lo ` +
       `FROM read_parquet(${lit(safeJoin(dataDir, part.path))}, file_row_number = true) WHERE file_row_number >= ${t.from} AND file_row_number < ${t.to}${deletes})`;
-    // Row-major model inputs (no Transpose in the graph): the candidate half is interleaved once per
-    // batch and reused for every context, so the per-context cost is only the context's columns.
-    const layouts = c.layouts.map((l) => ({ ...l, columns: false }));
-    const backend = await OnnxBackend.open(c.model.path, c.model.sha256, ctx.env.threads, [c.model.output]);
+    // Dense inputs go feature-major (the graph transposes them): the candidate half is one memcpy per
+    // column per batch and a context's half one fill per column, measured cheaper than interleaving
+    // rows in JavaScript (fill 0.02 vs 0.2 CPU-s per 10M pairs).
+    const layouts = c.layouts;
+    const backend = await OnnxBackend.open(c.model.path, c.model.sha256, ctx.env.threads, [c.model.output], layouts.filter((l) => l.columns).map((l) => l.name));
     const expr = c.rankBy ? parseExpr(c.rankBy) : null;
     const heaps = new TopK(ctxRows.length, c.k);
     const buffers = layouts.map((l) => (l.dtype === 'int64' ? new BigInt64Array(c.batchSize * l.rowSize) : new Float32Array(c.batchSize * l.rowSize)));
