@@ -24,6 +24,7 @@ import * as rebalance from './rebalance.ts';
 import * as curateCmd from './curate.ts';
 import * as purge from './purge.ts';
 import * as review from './review.ts';
+import * as feedback from './feedback.ts';
 import * as serveCmd from './serve.ts';
 import * as train from './train.ts';
 
@@ -38,7 +39,7 @@ export function buildProgram(): Command {
     .option('-q, --quiet', 'no progress output')
     .showHelpAfterError()
     .exitOverride();
-  for (const m of [init, importCmd, curateCmd, purge, datasets, exportCmd, tag, gc, dedup, worker, demo, stats, schemaCmd, drift, split, rebalance, models, model, infer, mineCmd, scoreCmd, train, review, serveCmd]) m.register(program);
+  for (const m of [init, importCmd, curateCmd, purge, datasets, exportCmd, tag, gc, dedup, worker, demo, stats, schemaCmd, drift, split, rebalance, models, model, infer, mineCmd, scoreCmd, train, review, serveCmd, feedback]) m.register(program);
   program.commands.forEach((c) => c.exitOverride());
   return program;
 }

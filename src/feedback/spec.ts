@@ -16,24 +16,26 @@ import { ConfigError } from '../core/errors.ts';
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /** "30m", "10s", "1h", "250ms" or a number of milliseconds. */
-export const Duration = z.union([
-  z.number().int().min(0),
-  z.string().transform((s, ctx) => {
-    const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/.exec(s.trim());
-    if (!m) {
-      ctx.addIssue({ code: 'custom', message: `expected a duration like 30m, 10s, 1h or 250ms, received ${JSON.stringify(s)}` });
-      return z.NEVER;
-    }
-    return Math.round(Number(m[1]) * UNITS[m[2]!]!);
-  }),
-]);
+export const Duration = z.union([z.number(), z.string()], { error: 'expected a duration like 30m, 10s, 1h or 250ms' }).transform((v, ctx) => {
+  if (typeof v === 'number') {
+    if (Number.isInteger(v) && v >= 0) return v;
+    ctx.addIssue({ code: 'custom', message: `expected a whole number of milliseconds ≥ 0, received ${v}` });
+    return z.NEVER;
+  }
+  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/.exec(v.trim());
+  if (!m) {
+    ctx.addIssue({ code: 'custom', message: `expected a duration like 30m, 10s, 1h or 250ms, received ${JSON.stringify(v)}` });
+    return z.NEVER;
+  }
+  return Math.round(Number(m[1]) * UNITS[m[2]!]!);
+});
 
 const EVENT_TYPE = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
 
 export const LabelRule = z
   .object({
     type: z.string().regex(EVENT_TYPE, 'an event type: a letter, then letters, digits, _ . - (at most 64)'),
-    label: z.union([z.literal(0), z.literal(1)]),
+    label: z.union([z.literal(0), z.literal(1)], { error: 'expected 0 (negative) or 1 (positive)' }),
     /** the event must come this soon after the prediction (default: the window) */
     within: Duration.optional(),
     /** record the event's `position` as the picked position */
