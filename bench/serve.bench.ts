@@ -16,7 +16,7 @@ import { Project } from '../src/core/project.ts';
 import { encodeModel, model, node, tensor, valueInfo } from '../src/model/onnx/build.ts';
 import { mlpModel, mlpWeights } from '../src/model/onnx/build.ts';
 import { addModel } from '../src/model/registry.ts';
-import type { Bench, Measure } from './lib.ts';
+import { median, type Bench, type Measure } from './lib.ts';
 
 interface ChildConfig {
   mode: 'bare' | 'sluice';
@@ -145,7 +145,7 @@ const f1 = (x: number) => x.toFixed(1);
 
 export const bench: Bench = {
   name: 'serve: wrk on loopback, server on core 0, wrk on core 1',
-  async run({ dir, quick, log }): Promise<Measure[]> {
+  async run({ dir, quick, repeats, log }): Promise<Measure[]> {
     const seconds = quick ? 3 : 10;
     const root = join(dir, 'project');
     rmSync(root, { recursive: true, force: true });
@@ -164,32 +164,45 @@ export const bench: Bench = {
 
     const instance = Object.fromEntries([...F.map((f, j) => [f, (j % 7) * 0.37]), ['country', 'de']]);
     const tfBody = JSON.stringify({ instances: [instance] });
-    const conns = 32;
-
-    // 1. Max rate: bare Fastify vs the TF path with feature spec and logging, same load.
-    const bare = await startChild({ mode: 'bare' });
-    const bareMax = await wrk(dir, bare.url, '/v1/models/ctr:predict', tfBody, conns, seconds);
-    await stopChild(bare.proc);
-    const tf = await startChild({ mode: 'sluice', project: root, model: 'ctr', maxBatch: 64, maxDelayUs: 0, log: true });
-    const tfMax = await wrk(dir, tf.url, '/v1/models/ctr:predict', tfBody, conns, seconds);
-    log(`bare Fastify: ${f1(bareMax.rps)} req/s p50 ${f1(bareMax.p50)} ms p99 ${f1(bareMax.p99)} ms | TF path: ${f1(tfMax.rps)} req/s p50 ${f1(tfMax.p50)} ms p99 ${f1(tfMax.p99)} ms (errors ${tfMax.errors})`);
-    // p99 at 70% of max: each of the connections waits so that together they send 0.7 × max.
-    const target = 0.7 * tfMax.rps;
-    const delayMs = Math.max(0, (conns / target) * 1000 - tfMax.p50);
-    const tf70 = await wrk(dir, tf.url, '/v1/models/ctr:predict', tfBody, conns, seconds, delayMs);
-    log(`TF path paced to ${f1(target)} req/s (delay ${delayMs.toFixed(2)} ms/conn): got ${f1(tf70.rps)} req/s, p50 ${f1(tf70.p50)} ms, p99 ${f1(tf70.p99)} ms`);
-    await stopChild(tf.proc);
-
-    // 2. Heavy MLP, 64 connections: batching off (max batch 1) vs on.
     const row = Array.from({ length: 256 }, (_, j) => ((j % 13) - 6) / 10);
     const v2Body = JSON.stringify({ inputs: [{ name: 'x', shape: [1, 256], datatype: 'FP32', data: row }] });
+    const conns = 32;
+
+    // Every server is up for the whole run (an idle one costs nothing); the loads alternate
+    // anchor, ours, anchor, ours… so both see the same machine noise; figures are medians.
+    const bare = await startChild({ mode: 'bare' });
+    const tf = await startChild({ mode: 'sluice', project: root, model: 'ctr', maxBatch: 64, maxDelayUs: 0, log: true });
     const off = await startChild({ mode: 'sluice', project: root, model: 'deep', maxBatch: 1 });
-    const offR = await wrk(dir, off.url, '/v2/models/deep/infer', v2Body, 64, seconds);
-    await stopChild(off.proc);
     const on = await startChild({ mode: 'sluice', project: root, model: 'deep', maxBatch: 64, maxDelayUs: 0 });
-    const onR = await wrk(dir, on.url, '/v2/models/deep/infer', v2Body, 64, seconds);
-    await stopChild(on.proc);
-    log(`deep MLP batching off: ${f1(offR.rps)} req/s p99 ${f1(offR.p99)} ms | on: ${f1(onR.rps)} req/s p99 ${f1(onR.p99)} ms (errors ${offR.errors + onR.errors})`);
+    const runs = { bare: [] as WrkResult[], tf: [] as WrkResult[], paced: [] as WrkResult[], off: [] as WrkResult[], on: [] as WrkResult[] };
+    const med = (rs: WrkResult[], k: keyof WrkResult) => median(rs.map((r) => r[k]));
+    try {
+      for (let i = 0; i < repeats; i++) {
+        // 1. Max rate: bare Fastify vs the TF path with feature spec and logging, same load.
+        runs.bare.push(await wrk(dir, bare.url, '/v1/models/ctr:predict', tfBody, conns, seconds));
+        runs.tf.push(await wrk(dir, tf.url, '/v1/models/ctr:predict', tfBody, conns, seconds));
+        log(`bare Fastify: ${f1(runs.bare[i]!.rps)} req/s p50 ${f1(runs.bare[i]!.p50)} ms p99 ${f1(runs.bare[i]!.p99)} ms | TF path: ${f1(runs.tf[i]!.rps)} req/s p50 ${f1(runs.tf[i]!.p50)} ms p99 ${f1(runs.tf[i]!.p99)} ms (errors ${runs.tf[i]!.errors})`);
+        // 2. Heavy MLP, 64 connections: batching off (max batch 1) vs on.
+        runs.off.push(await wrk(dir, off.url, '/v2/models/deep/infer', v2Body, 64, seconds));
+        runs.on.push(await wrk(dir, on.url, '/v2/models/deep/infer', v2Body, 64, seconds));
+        log(`deep MLP batching off: ${f1(runs.off[i]!.rps)} req/s p99 ${f1(runs.off[i]!.p99)} ms | on: ${f1(runs.on[i]!.rps)} req/s p99 ${f1(runs.on[i]!.p99)} ms (errors ${runs.off[i]!.errors + runs.on[i]!.errors})`);
+      }
+      // 3. p99 at 70% of the max rate: each connection waits so that together they send 0.7 × max.
+      const target = 0.7 * med(runs.tf, 'rps');
+      const delayMs = Math.max(0, (conns / target) * 1000 - med(runs.tf, 'p50'));
+      for (let i = 0; i < repeats; i++) {
+        runs.paced.push(await wrk(dir, tf.url, '/v1/models/ctr:predict', tfBody, conns, seconds, delayMs));
+        log(`TF path paced to ${f1(target)} req/s (delay ${delayMs.toFixed(2)} ms/conn): got ${f1(runs.paced[i]!.rps)} req/s, p50 ${f1(runs.paced[i]!.p50)} ms, p99 ${f1(runs.paced[i]!.p99)} ms`);
+      }
+    } finally {
+      for (const c of [bare, tf, off, on]) await stopChild(c.proc);
+    }
+    const bareMax = { rps: med(runs.bare, 'rps'), p99: med(runs.bare, 'p99') };
+    const tfMax = { rps: med(runs.tf, 'rps'), p50: med(runs.tf, 'p50'), p99: med(runs.tf, 'p99'), errors: runs.tf.reduce((a, r) => a + r.errors, 0) };
+    const tf70 = { rps: med(runs.paced, 'rps'), p50: med(runs.paced, 'p50'), p99: med(runs.paced, 'p99') };
+    const target = 0.7 * tfMax.rps;
+    const offR = { rps: med(runs.off, 'rps'), p99: med(runs.off, 'p99') };
+    const onR = { rps: med(runs.on, 'rps'), p99: med(runs.on, 'p99') };
 
     return [
       { name: 'TF-path predict, feature spec + logging on (32 conns)', unit: 'req/s', ours: tfMax.rps, anchor: bareMax.rps, anchorName: 'bare Fastify constant', goal: 0.4, notes: { p50_ms: f1(tfMax.p50), p99_ms: f1(tfMax.p99), bare_p99_ms: f1(bareMax.p99), errors: tfMax.errors } },
