@@ -1,7 +1,7 @@
 // The shared event log on NATS JetStream: one stream per log (file storage, a 2 h duplicate window),
 // each entry one message published with Nats-Msg-Id = the entry id, its seq the stream sequence.
 // Reads are direct gets by sequence (stateless, pipelined on one connection); works with server 2.9.
-import { jetstream, jetstreamManager, JetStreamApiCodes, JetStreamApiError, StorageType, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, JetStreamApiCodes, JetStreamApiError, StorageType, type JetStreamClient, type JetStreamManager, type StoredMsg } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { InputError, RetryableError } from '../core/errors.ts';
 import { EntryTooLargeError, type AppendResult, type EventLog, type LogEntry, type ReadOptions } from './event-log.ts';
@@ -90,11 +90,7 @@ export class JetStreamEventLog<R = unknown> implements EventLog<R> {
         // Pipelined direct gets: one round trip's latency for the whole batch.
         const msgs = await Promise.all(seqs.map((seq) => jsm.direct.getMessage(this.stream, { seq }).catch(() => null)));
         const out: LogEntry<R>[] = [];
-        for (const m of msgs) {
-          if (!m) continue; // a deleted message leaves a gap in seq
-          const { id, records } = m.json<{ id: string; records: R[] }>();
-          out.push({ seq: m.seq, id, records });
-        }
+        for (const m of msgs) if (m) out.push(toEntry<R>(m)); // a deleted message leaves a gap in seq
         if (out.length) return out;
       }
       const left = deadline - Date.now();
@@ -151,4 +147,22 @@ export class JetStreamEventLog<R = unknown> implements EventLog<R> {
       throw e;
     }
   }
+}
+
+/**
+ * A message as an entry. One that another producer published to the subject (not `{id, records}`)
+ * is read as an entry of one record, its JSON value or else its text, with its Nats-Msg-Id as the
+ * id (or `nats-seq-<n>`), so a consumer can validate and quarantine it instead of stopping.
+ */
+function toEntry<R>(m: StoredMsg): LogEntry<R> {
+  const text = new TextDecoder().decode(m.data);
+  let value: unknown = text;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    // not JSON: the text itself is the record
+  }
+  const v = value as { id?: unknown; records?: unknown } | null;
+  if (v && typeof v === 'object' && typeof v.id === 'string' && Array.isArray(v.records)) return { seq: m.seq, id: v.id, records: v.records as R[] };
+  return { seq: m.seq, id: m.header?.get('Nats-Msg-Id') || `nats-seq-${m.seq}`, records: [value as R] };
 }

@@ -195,6 +195,19 @@ describe.each(impls)('the $kind event log', (impl) => {
     await log.close();
   });
 
+  it('wakes a waiting read when another process appends', async () => {
+    const { spec, name } = impl.fresh();
+    const reader = await openEventLog<Rec>(spec, name);
+    const t0 = Date.now();
+    const waiting = reader.read(0, { waitMs: 20_000 });
+    const [line] = await child({ mode: 'append', spec, name });
+    expect(line).toMatch(/^ok \d+$/);
+    const got = await waiting;
+    expect(got.map((e) => [e.id, e.records])).toEqual([[expect.stringMatching(/^child-\d+$/), [{ w: 'child', n: 0 }]]]);
+    expect(Date.now() - t0).toBeLessThan(20_000);
+    await reader.close();
+  });
+
   it('keeps every entry and every id after close and reopen', async () => {
     const { spec, name } = impl.fresh();
     const log = await openEventLog<Rec>(spec, name);
@@ -348,6 +361,26 @@ describe('the JetStream event log', () => {
     expect(all.length).toBeGreaterThan(1);
     expect(all.every((e) => /^big-\w+-0\.\d+$/.test(e.id))).toBe(true);
     expect(checkSequences(all).get('big')).toBe(1_000);
+    await log.close();
+  });
+
+  it('reads a message another producer published to the subject as an entry of one record', async () => {
+    const stream = `SLUICE_TEST_${run}_${counter++}`;
+    streams.push(stream);
+    const log = await JetStreamEventLog.open<unknown>(NATS, stream, 'events');
+    const { jetstream } = await import('@nats-io/jetstream');
+    const { connect: natsConnect } = await import('@nats-io/transport-node');
+    const nc = await natsConnect({ servers: NATS });
+    const js = jetstream(nc);
+    await js.publish(log.subject, JSON.stringify({ event_id: 'e1', type: 'click' }), { msgID: 'ext-1' });
+    await js.publish(log.subject, 'not json');
+    const own = await log.append('own', [{ a: 1 }]);
+    expect(await log.read(0)).toEqual([
+      { seq: 1, id: 'ext-1', records: [{ event_id: 'e1', type: 'click' }] },
+      { seq: 2, id: 'nats-seq-2', records: ['not json'] },
+      { seq: own.seq, id: 'own', records: [{ a: 1 }] },
+    ]);
+    await nc.close();
     await log.close();
   });
 
