@@ -33,7 +33,7 @@ export function lineChart(c: LineChart): string {
   const ih = H - m.top - m.bottom;
   const xs = c.series.flatMap((s) => s.points.map((p) => p[0]));
   const ys = c.series.flatMap((s) => s.points.map((p) => p[1])).filter(Number.isFinite);
-  const [x0, x1] = c.x ?? [Math.min(...xs, 0), Math.max(...xs, 1)];
+  const [x0, x1] = c.x ?? (xs.length ? [Math.min(...xs), Math.max(...xs)] : [0, 1]);
   let [y0, y1] = c.y ?? [Math.min(0, ...ys), Math.max(...ys, 0) || 1];
   if (y1 === y0) y1 = y0 + 1;
   const fx = c.formatX ?? compact;
