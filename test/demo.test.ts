@@ -9,7 +9,7 @@ const dir = mkdtempSync(join(tmpdir(), 'sluice-demo-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('sluice demo', () => {
-  it('curates the messy sources, reports, splits and rebalances, with counts that reconcile', async () => {
+  it('curates the messy sources, reports, splits, rebalances, trains, mines and scores, with counts that reconcile', async () => {
     const out: string[] = [];
     const write = process.stdout.write.bind(process.stdout);
     process.stdout.write = ((s: string) => (out.push(String(s)), true)) as typeof process.stdout.write;
@@ -21,15 +21,26 @@ describe('sluice demo', () => {
     }
     expect(code).toBe(0);
     const r = JSON.parse(out.join('')) as { steps: { step: string; rows: number; detail: string }[]; report: string };
-    expect(r.steps.map((s) => [s.rows, s.detail.replace(/, report .*$/, '')])).toEqual([
+    expect(r.steps.slice(0, 7).map((s) => [s.rows, s.detail.replace(/, report .*$/, '')])).toEqual([
       [20000, '7 damaged records planted'],
       [20000, '20005 records: 20000 accepted, 4 quarantined, 1 to review'],
-      [1295, '1356 records: 59 duplicates, 2 quarantined'],
+      [2237, '2342 records: 103 duplicates, 2 quarantined'],
       [778, '22 conflicting ads sent to review'],
-      [20000, 'click rate 6.47%'],
-      [20000, 'impressions-train@1 15000, impressions-test@1 5000'],
-      [16808, 'impressions-train@2'],
+      [20000, 'click rate 11.19%'],
+      [20000, 'impressions-train@1 10000, impressions-pool@1 5000, impressions-test@1 5000'],
+      [10612, 'impressions-train@2'],
     ]);
+    const step = (prefix: string) => r.steps.find((s) => s.step.startsWith(prefix))!;
+    // v1 learns the hidden click model from 10,612 rebalanced rows; 5% of the pool is mined.
+    expect(step('train v1').rows).toBe(10612);
+    expect(step('mine hard negatives').rows).toBe(250);
+    expect(step('mine hard negatives').detail).toBe('appended to impressions-train@3 (10862 rows)');
+    expect(step('train v2').rows).toBe(10862);
+    const auc = [...step('compare v1 and v2').detail.matchAll(/AUC (\d\.\d+)/g)].map((m) => Number(m[1]));
+    expect(auc).toHaveLength(2);
+    for (const a of auc) expect(a).toBeGreaterThan(0.65);
+    // 800 ads minus those never shown × 200 users, top 10 each.
+    expect(step('score every ad').rows).toBe(2000);
     expect(readFileSync(r.report, 'utf8')).toContain('<svg');
   });
 });

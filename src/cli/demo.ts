@@ -14,6 +14,7 @@ import { splitVersion } from '../analyze/split.ts';
 import { rebalanceVersion } from '../analyze/rebalance.ts';
 import { generateWorld, SIZES, type DemoSize } from '../demo/world.ts';
 import { adsPipeline, clicksPipeline, impressionsPipeline } from '../demo/pipelines.ts';
+import { evaluate, mineHardNegatives, scoreAds, train } from '../demo/models.ts';
 import { globals, intOption, output, table } from './common.ts';
 
 interface Step {
@@ -73,14 +74,38 @@ export function register(program: Command): void {
           const pos = s.label?.classes.find((c) => c.value === 'true')?.count ?? 0;
           return { rows: s.rows, detail: `click rate ${((100 * pos) / s.rows).toFixed(2)}%, report ${report}` };
         });
-        const split = await timed('split by time (train before 2026-10-22)', () => splitVersion(project, 'impressions', { byTime: 'ts', cutoffs: ['2026-10-22'], names: ['train', 'test'], runner }), (r) => ({
+        const split = await timed('split by time (train | pool from 10-15 | test from 10-22)', () => splitVersion(project, 'impressions', { byTime: 'ts', cutoffs: ['2026-10-15', '2026-10-22'], names: ['train', 'pool', 'test'], runner }), (r) => ({
           rows: r.splits.reduce((n, s) => n + s.rows, 0),
           detail: r.splits.map((s) => `${s.dataset}@${s.version} ${s.rows}`).join(', '),
         }));
-        const train = split.splits[0]!;
-        await timed('rebalance train (oversample clicks to 1:5)', () => rebalanceVersion(project, `${train.dataset}@${train.version}`, { label: 'clicked', oversample: 0.2, runner }), (m) => ({
+        const [trainSplit, poolSplit, testSplit] = split.splits.map((s) => `${s.dataset}@${s.version}`) as [string, string, string];
+        const balanced = await timed('rebalance train (oversample clicks to 1:5)', () => rebalanceVersion(project, trainSplit, { label: 'clicked', oversample: 0.2, runner }), (m) => ({
           rows: m.rows,
           detail: `${m.dataset}@${m.version}`,
+        }));
+        const balancedRef = `${balanced.dataset}@${balanced.version}`;
+        const v1 = await timed('train v1 (logistic, calibrated back from 1:5)', () => train(project, balancedRef, poolSplit, opts.seed), (t) => ({
+          rows: t.result.rows,
+          detail: `${t.ref}: ${t.result.epochs} epochs, val log loss ${t.result.metrics.log_loss.toFixed(4)}, AUC ${t.result.metrics.auc.toFixed(3)}`,
+        }));
+        const poolRows = split.splits[1]!.rows;
+        const mined = await timed('mine hard negatives in the pool with v1', () => mineHardNegatives(project, runner, v1.ref, poolSplit, balancedRef, Math.max(10, Math.round(poolRows * 0.05))), (r) => ({
+          rows: r.picked,
+          detail: `appended to ${r.manifest.dataset}@${r.manifest.version} (${r.manifest.rows} rows)`,
+        }));
+        const v2 = await timed('train v2 on train + mined negatives', () => train(project, `${mined.manifest.dataset}@${mined.manifest.version}`, poolSplit, opts.seed), (t) => ({
+          rows: t.result.rows,
+          detail: `${t.ref}: val log loss ${t.result.metrics.log_loss.toFixed(4)}, AUC ${t.result.metrics.auc.toFixed(3)}`,
+        }));
+        const held: Record<string, Awaited<ReturnType<typeof evaluate>>> = {};
+        await timed('compare v1 and v2 on the held-out test split', async () => {
+          held[v1.ref] = await evaluate(project, runner, v1.ref, testSplit);
+          held[v2.ref] = await evaluate(project, runner, v2.ref, testSplit);
+          return held;
+        }, (h) => ({ rows: h[v1.ref]!.rows, detail: Object.entries(h).map(([m, x]) => `${m} log loss ${x.log_loss.toFixed(4)} AUC ${x.auc.toFixed(3)}`).join(' · ') }));
+        await timed('score every ad for 200 users, top 10 by bid × pCTR', () => scoreAds(project, runner, v2.ref, `impressions@${imp.manifest!.version}`, dir, 200, 10), (r) => ({
+          rows: r.manifest.rows,
+          detail: `${r.pairs.toLocaleString()} pairs → ${r.manifest.dataset}@${r.manifest.version}`,
         }));
         output(g, { dir, report, steps }, () =>
           [
