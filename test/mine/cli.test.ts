@@ -1,10 +1,10 @@
 // `sluice mine` and `sluice score` from the command line: --json summaries, exit code 2 with a
 // message that says how to fix bad usage, exit code 1 when the model is missing.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.ts';
 import { encodeModel, mlpModel } from '../../src/model/onnx/build.ts';
 import { addModel } from '../../src/model/registry.ts';
 import { type Fixture, fixture } from '../model/fixture.ts';
+import { cliRaw } from '../foundation/helpers.ts';
 
 let fx: Fixture;
 beforeEach(async () => {
@@ -16,21 +16,11 @@ beforeEach(async () => {
 });
 afterEach(async () => fx.close());
 
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = process.stdout.write.bind(process.stdout);
-  const e = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((s: string) => ((out += s), true)) as typeof process.stdout.write;
-  process.stderr.write = ((s: string) => ((err += s), true)) as typeof process.stderr.write;
-  try {
-    const code = await main(['node', 'sluice', '--project', fx.dir, '--threads', '1', ...args]);
-    return { code, out, err };
-  } finally {
-    process.stdout.write = o;
-    process.stderr.write = e;
-  }
-}
+/** `sluice --project <fixture> --threads 1 <args…>` in this process. */
+const cli = async (...args: string[]) => {
+  const r = await cliRaw('--project', fx.dir, '--threads', '1', ...args);
+  return { code: r.code, out: r.stdout, err: r.stderr };
+};
 
 describe('mine and score commands', () => {
   it('mines hard negatives and prints a JSON summary', async () => {
