@@ -8,6 +8,7 @@ import { formatMeasure, scratch, type Bench, type Measure } from './lib.ts';
 const BENCHES: Record<string, () => Promise<Bench>> = {
   import: async () => (await import('./import.bench.ts')).bench,
   ingest: async () => (await import('./ingest.bench.ts')).bench,
+  curate: async () => (await import('./curate.bench.ts')).bench,
   runners: async () => (await import('./runners.bench.ts')).bench,
   infer: async () => (await import('./infer.bench.ts')).bench,
   analyze: async () => (await import('./analyze.bench.ts')).bench,

@@ -13,7 +13,7 @@ import { impressionsCsv } from './gen.ts';
 import { timePair, type Bench, type Measure } from './lib.ts';
 
 /** Copies `src` to `dst`, damaging every 100th data line in one of four ways. */
-function damage(src: string, dst: string, kind: 'csv' | 'jsonl'): number {
+export function damage(src: string, dst: string, kind: 'csv' | 'jsonl'): number {
   if (existsSync(dst)) return 0;
   const inFd = openSync(src, 'r');
   const tmp = `${dst}.tmp`;
@@ -46,7 +46,7 @@ function damage(src: string, dst: string, kind: 'csv' | 'jsonl'): number {
   return damaged;
 }
 
-async function clicksJsonl(dir: string, rows: number): Promise<string> {
+export async function clicksJsonl(dir: string, rows: number): Promise<string> {
   const path = join(dir, `clicks-${rows}.jsonl`);
   if (existsSync(path)) return path;
   const duck = await DuckSession.open();
@@ -60,7 +60,7 @@ async function clicksJsonl(dir: string, rows: number): Promise<string> {
   return path;
 }
 
-function pipeline(csv: string, jsonl: string): Pipeline {
+export function pipeline(csv: string, jsonl: string): Pipeline {
   const cc = { us: 'US', de: 'DE', fr: 'FR', jp: 'JP', br: 'BR', in: 'IN', gb: 'GB', ca: 'CA' };
   return definePipeline({
     target: 'events',

@@ -93,6 +93,10 @@ export async function reduceDuplicates(
     );
   }
   if (!sources.length) return { part: null, duplicates: null, review: null, reviewRecords: 0, quarantine: null, quarantineRecords: 0, dropped: 0, superseded: 0 };
+  const all = sources.join(' UNION ALL BY NAME ');
+  const t = `dedupe_${outDir.replace(/[^A-Za-z0-9]/g, '_').slice(-40)}`;
+  const unique = p.rules.find((r) => r.unique);
+  if (unique) return uniqueOutcome(duck, dataDir, outDir, p, unique, all, t);
   // With conflicts, duplicates are looked for within each source; sources are merged afterwards.
   const within = p.conflicts ? '__dkey, _source.source' : '__dkey';
   const order =
@@ -101,14 +105,11 @@ export async function reduceDuplicates(
       : d.keep === 'priority'
         ? `__priority DESC, __run, __src, __file, __recno`
         : `__run, __src, __file, __recno`;
-  const t = `dedupe_${outDir.replace(/[^A-Za-z0-9]/g, '_').slice(-40)}`;
   await duck.run(
     `CREATE OR REPLACE TEMP TABLE ${ident(t)} AS SELECT *, row_number() OVER w AS __rn, first_value(_id) OVER w AS __winner, count(*) OVER (PARTITION BY __dkey) AS __n ` +
-      `FROM (${sources.join(' UNION ALL BY NAME ')}) WINDOW w AS (PARTITION BY ${within} ORDER BY ${order})`,
+      `FROM (${all}) WINDOW w AS (PARTITION BY ${within} ORDER BY ${order})`,
   );
   const hidden = ['__dkey', '__priority', '__src', '__file', '__recno', '__run', '__rn', '__winner', '__n'];
-  const unique = p.rules.find((r) => r.unique);
-  if (unique) return uniqueOutcome(duck, dataDir, outDir, p, unique, t, hidden);
   let part: FileEntry;
   let review: FileEntry | null = null;
   let reviewRecords = 0;
@@ -150,30 +151,37 @@ export async function reduceDuplicates(
 /**
  * A unique rule: every row whose key repeats (in this run or against the rows already in the
  * dataset) breaks it; they leave the version for the quarantine or the review queue, or stay with a
- * warning.
+ * warning. The repeated keys are found from the key column alone (a GROUP BY, no sort), so the
+ * rows are read twice but never sorted or held in a temp table; only the few broken rows are.
  */
-async function uniqueOutcome(duck: DuckSession, dataDir: string, outDir: string, p: Pipeline, rule: Rule, t: string, hidden: string[]) {
+async function uniqueOutcome(duck: DuckSession, dataDir: string, outDir: string, p: Pipeline, rule: Rule, all: string, t: string) {
   const fields = p.schema.map((f) => f.name);
-  const breaks = rule.action === 'warn' ? 'false' : '__n > 1';
+  const hidden = ['__dkey', '__priority', '__src', '__file', '__recno', '__run'];
   const message = lit(`rule ${rule.id}: ${describeRule(rule)}`);
   const abs = (rel: string) => lit(safeJoin(dataDir, rel));
+  const keys = ident(`${t}_k`);
+  const broken = ident(`${t}_b`);
+  const warn = rule.action === 'warn';
+  await duck.run(`CREATE OR REPLACE TEMP TABLE ${keys} AS SELECT __dkey FROM (${all}) ${warn ? 'WHERE false' : ''} GROUP BY __dkey HAVING count(*) > 1`);
+  await duck.run(`CREATE OR REPLACE TEMP TABLE ${broken} AS SELECT * FROM (${all}) WHERE __dkey IN (SELECT __dkey FROM ${keys})`);
+  // Row order in the part is not kept: "the same output" is the same rows by _id.
   const partRel = `${outDir}/part-0.parquet`;
-  await duck.run(`COPY (SELECT * EXCLUDE (${hidden.join(', ')}) FROM ${ident(t)} WHERE NOT (${breaks}) ORDER BY _id) TO ${abs(partRel)} (${parquetWriterOptions()})`);
+  await duck.run(`COPY (SELECT * EXCLUDE (${hidden.join(', ')}) FROM (${all}) WHERE __dkey NOT IN (SELECT __dkey FROM ${keys})) TO ${abs(partRel)} (${parquetWriterOptions()})`);
   const qRel = `${outDir}/quarantine-0.parquet`;
   await duck.run(
     `COPY (SELECT _id, _source.source AS source, _source.file AS file, _source.record AS record, _source.line AS line, ` +
       `to_json({${fields.map((f) => `${lit(f)}: ${ident(f)}`).join(', ')}})::VARCHAR AS raw, ${message} AS reason, 'rules' AS stage ` +
-      `FROM ${ident(t)} WHERE ${breaks} AND ${lit(rule.action)} = 'quarantine' ORDER BY _id) TO ${abs(qRel)} (${parquetWriterOptions()})`,
+      `FROM ${broken} WHERE ${lit(rule.action)} = 'quarantine' ORDER BY _id) TO ${abs(qRel)} (${parquetWriterOptions()})`,
   );
   const rRel = `${outDir}/review-0.parquet`;
   await duck.run(
     `COPY (SELECT _id, _source, ${fields.map(ident).join(', ')}, ${message} AS reason, [${lit(rule.id)}] AS rules, ${rule.severity} AS severity ` +
-      `FROM ${ident(t)} WHERE ${breaks} AND ${lit(rule.action)} = 'review' ORDER BY _id) TO ${abs(rRel)} (${parquetWriterOptions()})`,
+      `FROM ${broken} WHERE ${lit(rule.action)} = 'review' ORDER BY _id) TO ${abs(rRel)} (${parquetWriterOptions()})`,
   );
   const [{ fresh, old }] = (await duck.all<{ fresh: number; old: number }>(
-    `SELECT count(*) FILTER (WHERE __run = 1)::BIGINT AS fresh, count(*) FILTER (WHERE __run = 0)::BIGINT AS old FROM ${ident(t)} WHERE ${breaks}`,
+    `SELECT count(*) FILTER (WHERE __run = 1)::BIGINT AS fresh, count(*) FILTER (WHERE __run = 0)::BIGINT AS old FROM ${broken}`,
   )) as [{ fresh: number; old: number }];
-  await duck.run(`DROP TABLE ${ident(t)}`);
+  await duck.run(`DROP TABLE ${keys}; DROP TABLE ${broken}`);
   const q = rule.action === 'quarantine';
   return {
     part: await describeFile(duck, dataDir, partRel),
