@@ -143,10 +143,16 @@ export class Arms {
     const refs = [this.config.model, ...(this.config.ab ?? []).map((a) => a.ref), ...(this.config.shadow ? [this.config.shadow] : [])];
     const floating = refs.filter((r) => !r.includes('@') || r.endsWith('@latest')).map(refName);
     if (!floating.length) return;
+    let failed = '';
     this.watcher = setInterval(() => {
       const loaded = new Set(this.current.versions.map((v) => v.ref));
-      if (floating.every((n) => loaded.has(`${n}@${latestVersion(this.project, n)}`))) return;
-      this.reload().catch(onError);
+      const latest = floating.map((n) => `${n}@${latestVersion(this.project, n)}`);
+      // A version that failed to load is tried again only once the registry changes again.
+      if (latest.every((r) => loaded.has(r)) || latest.join() === failed) return;
+      this.reload().catch((e) => {
+        failed = latest.join();
+        onError(e);
+      });
     }, intervalMs);
     this.watcher.unref();
   }

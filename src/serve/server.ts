@@ -3,6 +3,7 @@
 // needed for admin endpoints always, and for inference and metrics when bound to another address.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import { SluiceError } from '../core/errors.ts';
 import type { Project } from '../core/project.ts';
 import { Arms, type ArmsConfig } from './arms.ts';
 import type { BatchOptions } from './batcher.ts';
@@ -102,7 +103,7 @@ export async function startServer(o: ServeOptions): Promise<SluiceServer> {
     const status = statusOf(e);
     const code = (e as { code?: string }).code;
     const message =
-      status === 413 ? `body: larger than the limit of ${o.bodyLimit ?? 1 << 20} bytes` : code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? 'body: send JSON with Content-Type: application/json' : status >= 500 && !(e instanceof HttpError) ? `internal error: ${(e as Error).message}` : (e as Error).message;
+      status === 413 ? `body: larger than the limit of ${o.bodyLimit ?? 1 << 20} bytes` : code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? 'body: send JSON with Content-Type: application/json' : status >= 500 && !(e instanceof SluiceError) ? `internal error: ${(e as Error).message}` : (e as Error).message;
     const route = req.url.startsWith('/v2') ? 'v2' : req.url.startsWith('/v1') ? 'tfserving' : 'other';
     metrics.requests.inc({ route, code: String(status) });
     if (REASON[status]) metrics.rejections.inc({ reason: REASON[status] });

@@ -1,6 +1,8 @@
 // Versions: a hot swap under load fails no request (in-flight ones finish on the old version), a
 // new registry version is picked up by the watcher, the A/B split is sticky and matches its ratio
 // within 1 point over 10,000 keys, and shadow answers reach the log but never the client.
+import { appendFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { compileSpec } from '../../src/model/features/compile.ts';
 import { Arms } from '../../src/serve/arms.ts';
@@ -50,6 +52,24 @@ describe('hot reload', () => {
       expect(s2.metrics.reloads.get()).toBe(1);
     } finally {
       await s2.close();
+    }
+  });
+
+  test('a reload that cannot load the new version answers the error and keeps serving the old one', async () => {
+    const s = await serve(fx);
+    try {
+      const before = s.arms.current.arms[0]!.version.ref;
+      const v = await fx.addVersion(7);
+      appendFileSync(join(fx.dir, 'models', 'ctr', String(v), 'model.onnx'), 'tampered');
+      const r = await post(`${s.url}/admin/reload`, {}, { authorization: `Bearer ${s.token}` });
+      expect(r.status).toBe(500);
+      expect(r.json.error).toMatch(new RegExp(`^model ctr@${v}: model.onnx has sha256 `));
+      expect(s.arms.current.arms[0]!.version.ref).toBe(before);
+      expect((await post(`${s.url}/v1/models/ctr:predict`, { instances: [{ price: 1 }] })).status).toBe(200);
+      expect(s.metrics.reloads.get()).toBe(0);
+      rmSync(join(fx.dir, 'models', 'ctr', String(v)), { recursive: true });
+    } finally {
+      await s.close();
     }
   });
 
