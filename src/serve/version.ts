@@ -45,6 +45,8 @@ export class ServedVersion {
   readonly batcher: Batcher<Work, WorkResult>;
   readonly inputs: IoSig[];
   readonly outputs: IoSig[];
+  /** columns the spec reads as images: online they come as TF Serving's {"b64": …}, never as paths */
+  private readonly imageColumns: string[];
 
   private constructor(
     readonly name: string,
@@ -56,6 +58,7 @@ export class ServedVersion {
   ) {
     this.inputs = meta.inputs.map(sigOf);
     this.outputs = meta.outputs.map(sigOf);
+    this.imageColumns = (compiled?.spec.inputs ?? []).flatMap((x) => ('image' in x ? [x.image.column] : []));
     this.batcher = new Batcher((inputs, rows) => this.runBatch(inputs, rows), batch);
   }
 
@@ -147,18 +150,32 @@ export class ServedVersion {
     const spec = this.compiled!;
     const cols: Record<string, unknown[]> = {};
     for (const c of spec.columns) cols[c] = new Array(n);
+    const bad = new Map<number, string>();
     let i = 0;
     for (const j of jobs) {
       for (const r of j.rows) {
         for (const c of spec.columns) cols[c]![i] = r[c] ?? null;
+        for (const c of this.imageColumns) cols[c]![i] = imageValue(r[c], c, i, bad);
         i++;
       }
     }
     const { tensors, failed } = await spec.batch(cols, n);
+    for (const [row, reason] of bad) failed.set(row, reason);
     const inputs: Tensors = {};
     for (const p of spec.inputs) inputs[p.name] = { type: p.dtype, data: tensors[p.name]!, dims: [n, ...p.rowShape] };
     return { inputs, failed };
   }
+}
+
+/**
+ * An image field as bytes: TF Serving's binary encoding `{"b64": "…"}`. A string would be read as
+ * a path on the server, which a client must not choose: it fails the row instead.
+ */
+function imageValue(v: unknown, column: string, row: number, bad: Map<number, string>): unknown {
+  const b64 = v !== null && typeof v === 'object' ? (v as { b64?: unknown }).b64 : undefined;
+  if (typeof b64 === 'string') return Buffer.from(b64, 'base64');
+  bad.set(row, `field ${column}: expected image bytes as {"b64": "<base64>"}, got ${v === null || v === undefined ? 'nothing' : typeof v}`);
+  return null;
 }
 
 function countRows(jobs: Work[]): number {
