@@ -21,21 +21,23 @@ describe('sluice demo', () => {
     }
     expect(code).toBe(0);
     const r = JSON.parse(out.join('')) as { steps: { step: string; rows: number; detail: string }[]; report: string };
-    expect(r.steps.slice(0, 7).map((s) => [s.rows, s.detail.replace(/, report .*$/, '')])).toEqual([
+    expect(r.steps.slice(0, 8).map((s) => [s.rows, s.detail.replace(/, report .*$/, '')])).toEqual([
       [20000, '7 damaged records planted'],
       [20000, '20005 records: 20000 accepted, 4 quarantined, 1 to review'],
       [2237, '2342 records: 103 duplicates, 2 quarantined'],
       [778, '22 conflicting ads sent to review'],
-      [20000, 'click rate 11.19%'],
-      [20000, 'impressions-train@1 10000, impressions-pool@1 5000, impressions-test@1 5000'],
-      [10612, 'impressions-train@2'],
+      // the reviewer repairs "Germany" to DE (the record joins impressions) and settles 22 ads
+      [23, 'impressions@1 → @2 (1 added, 0 replaced, 0 removed), ads@1 → @2 (22 added, 0 replaced, 0 removed)'],
+      [20001, 'click rate 11.18%'],
+      [20001, 'impressions-train@1 10001, impressions-pool@1 5000, impressions-test@1 5000'],
+      [10613, 'impressions-train@2'],
     ]);
     const step = (prefix: string) => r.steps.find((s) => s.step.startsWith(prefix))!;
-    // v1 learns the hidden click model from 10,612 rebalanced rows; 5% of the pool is mined.
-    expect(step('train v1').rows).toBe(10612);
+    // v1 learns the hidden click model from 10,613 rebalanced rows; 5% of the pool is mined.
+    expect(step('train v1').rows).toBe(10613);
     expect(step('mine hard negatives').rows).toBe(250);
-    expect(step('mine hard negatives').detail).toBe('appended to impressions-train@3 (10862 rows)');
-    expect(step('train v2').rows).toBe(10862);
+    expect(step('mine hard negatives').detail).toBe('appended to impressions-train@3 (10863 rows)');
+    expect(step('train v2').rows).toBe(10863);
     const auc = [...step('compare v1 and v2').detail.matchAll(/AUC (\d\.\d+)/g)].map((m) => Number(m[1]));
     expect(auc).toHaveLength(2);
     for (const a of auc) expect(a).toBeGreaterThan(0.65);

@@ -15,6 +15,7 @@ import { rebalanceVersion } from '../analyze/rebalance.ts';
 import { generateWorld, SIZES, type DemoSize } from '../demo/world.ts';
 import { adsPipeline, clicksPipeline, impressionsPipeline } from '../demo/pipelines.ts';
 import { evaluate, mineHardNegatives, scoreAds, train } from '../demo/models.ts';
+import { simulateReview } from '../demo/reviewer.ts';
 import { globals, intOption, output, table } from './common.ts';
 
 interface Step {
@@ -56,7 +57,7 @@ export function register(program: Command): void {
           detail: `${w.damaged.impressions + w.damaged.clicks} damaged records planted`,
         }));
         const run = (m: { extra?: Record<string, unknown> } | null) => (m?.extra?.run ?? {}) as Record<string, number>;
-        const imp = await timed('curate impressions (rules, quarantine, review)', () => curate(project, impressionsPipeline(world), dir, runner), (r) => ({
+        await timed('curate impressions (rules, quarantine, review)', () => curate(project, impressionsPipeline(world), dir, runner), (r) => ({
           rows: r.manifest!.rows,
           detail: `${run(r.manifest).records} records: ${run(r.manifest).accepted} accepted, ${run(r.manifest).quarantined} quarantined, ${run(r.manifest).review} to review`,
         }));
@@ -68,8 +69,12 @@ export function register(program: Command): void {
           rows: r.manifest!.rows,
           detail: `${run(r.manifest).conflicts} conflicting ads sent to review`,
         }));
+        await timed('a simulated reviewer decides every item; review apply', () => simulateReview(project, ['impressions', 'ads']), (r) => ({
+          rows: r.decided,
+          detail: r.applied.map((a) => `${a.dataset}@${a.from} → @${a.to ?? a.from} (${a.added} added, ${a.replaced} replaced, ${a.removed} removed)`).join(', '),
+        }));
         const report = join(dir, 'report.html');
-        await timed('stats of impressions, label clicked', () => computeStats(project, `impressions@${imp.manifest!.version}`, { label: 'clicked', runner }), (s) => {
+        await timed('stats of impressions, label clicked', () => computeStats(project, 'impressions', { label: 'clicked', runner }), (s) => {
           writeFileSync(report, statsHtml(s));
           const pos = s.label?.classes.find((c) => c.value === 'true')?.count ?? 0;
           return { rows: s.rows, detail: `click rate ${((100 * pos) / s.rows).toFixed(2)}%, report ${report}` };
@@ -103,7 +108,7 @@ export function register(program: Command): void {
           held[v2.ref] = await evaluate(project, runner, v2.ref, testSplit);
           return held;
         }, (h) => ({ rows: h[v1.ref]!.rows, detail: Object.entries(h).map(([m, x]) => `${m} log loss ${x.log_loss.toFixed(4)} AUC ${x.auc.toFixed(3)}`).join(' · ') }));
-        await timed('score every ad for 200 users, top 10 by bid × pCTR', () => scoreAds(project, runner, v2.ref, `impressions@${imp.manifest!.version}`, dir, 200, 10), (r) => ({
+        await timed('score every ad for 200 users, top 10 by bid × pCTR', () => scoreAds(project, runner, v2.ref, 'impressions', dir, 200, 10), (r) => ({
           rows: r.manifest.rows,
           detail: `${r.pairs.toLocaleString()} pairs → ${r.manifest.dataset}@${r.manifest.version}`,
         }));
