@@ -199,7 +199,7 @@ function filterSql(f: ItemFilter, now: number): { sql: string; params: Param[] }
 export class ReviewStore {
   private pepper = '';
   private lastExpiry = 0;
-  private claimQueue: { reviewer: Reviewer; n: number; filter: ItemFilter; resolve: (items: ReviewItem[]) => void; reject: (e: unknown) => void }[] = [];
+  private claimQueue: ClaimRequest[] = [];
   readonly leaseMs: number;
 
   constructor(readonly db: SqlDb, options: StoreOptions = {}) {
@@ -339,10 +339,10 @@ export class ReviewStore {
       this.lastExpiry = now;
       await this.releaseExpired(now);
     }
-    if (this.db.dialect === 'postgres') return this.claimIn(this.db, reviewer, n, filter);
-    // SQLite: claims that arrive together share one transaction (group commit). The commit and the
-    // pages it writes cost as much as the claim itself, so 8 clients at once pay it once, not 8
-    // times. Claims join the batch until the event loop has read every waiting request.
+    // Claims that arrive together are made together: one transaction on SQLite (group commit: the
+    // commit and its page writes cost as much as the claim), one round trip and one transaction on
+    // PostgreSQL (review_claim_many). A claim joins the batch until the event loop has read every
+    // request waiting on its sockets, then the batch runs, each claim in arrival order.
     return new Promise((resolve, reject) => {
       this.claimQueue.push({ reviewer, n, filter, resolve, reject });
       if (this.claimQueue.length === 1) setImmediate(() => void this.claimBatch());
@@ -352,63 +352,52 @@ export class ReviewStore {
   private async claimBatch(): Promise<void> {
     const batch = this.claimQueue.splice(0);
     try {
-      const got = await this.db.transaction(async (tx) => {
-        const out: ReviewItem[][] = [];
-        for (const c of batch) out.push(await this.claimIn(tx, c.reviewer, c.n, c.filter));
-        return out;
-      });
+      const got = this.db.dialect === 'postgres' ? await this.claimManyPg(batch) : await this.db.transaction((tx) => seq(batch, (c) => this.claimSqlite(tx, c.reviewer, c.n, c.filter)));
       batch.forEach((c, i) => c.resolve(got[i]!));
     } catch (e) {
       if (batch.length === 1) return batch[0]!.reject(e);
       // One bad claim must not fail the others: each runs again alone, and fails alone.
-      for (const c of batch) await this.db.transaction((tx) => this.claimIn(tx, c.reviewer, c.n, c.filter)).then(c.resolve, c.reject);
+      for (const c of batch) {
+        const alone = this.db.dialect === 'postgres' ? this.claimManyPg([c]).then((g) => g[0]!) : this.db.transaction((tx) => this.claimSqlite(tx, c.reviewer, c.n, c.filter));
+        await alone.then(c.resolve, c.reject);
+      }
     }
   }
 
-  /** One claim: on PostgreSQL a statement per status on `q` (the pool); on SQLite inside the caller's transaction. */
-  private async claimIn(q: SqlTx, reviewer: Reviewer, n: number, filter: ItemFilter): Promise<ReviewItem[]> {
+  /** Claims on PostgreSQL, all in one call of review_claim_many (schema.ts); items per claim, in order. */
+  private async claimManyPg(batch: ClaimRequest[]): Promise<ReviewItem[][]> {
+    // Arrays go to node-postgres as they are (it writes PostgreSQL array literals); SqlDb's Param
+    // type has no arrays because SQLite has none.
+    const col = (f: (c: ClaimRequest) => Param) => batch.map(f) as unknown as Param;
+    const rows = await this.db.all<{ k: number; item: Row }>('SELECT k, item FROM review_claim_many(?, ?, ?, ?, ?, ?, ?, ?)', [
+      col((c) => c.reviewer.id), col((c) => c.n), col((c) => claimStatuses(c.reviewer, c.filter).join(',')),
+      col((c) => c.filter.dataset || null), col((c) => c.filter.rule || null), col((c) => c.filter.source || null),
+      Date.now() + this.leaseMs, iso(),
+    ]);
+    const out: ReviewItem[][] = batch.map(() => []);
+    for (const r of rows) out[r.k - 1]!.push(toItem(r.item));
+    return out.map(byPriority);
+  }
+
+  /** One claim on SQLite, inside the caller's transaction, with its audit row. */
+  private async claimSqlite(tx: SqlTx, reviewer: Reviewer, n: number, filter: ItemFilter): Promise<ReviewItem[]> {
     const now = Date.now();
-    const statuses = (reviewer.role === 'adjudicator' ? ['disputed', 'pending'] : ['pending']).filter((s) => !filter.status || filter.status === s || filter.status === 'held') as ItemStatus[];
     const f = filterSql({ ...filter, status: undefined }, now);
-    // SQLite's planner otherwise takes review_items_list (same columns, no partial condition) and
-    // walks past every leased item on each claim: 1M pending, 2,000 held → 39 claims/s instead of 450.
-    const indexed = this.db.dialect === 'sqlite' ? ' INDEXED BY review_items_free' : '';
-    const pick = (status: ItemStatus, limit: number, skip: string) => ({
-      sql: `UPDATE review_items SET lease_reviewer = ?, lease_until = ? WHERE id IN (
-             SELECT id FROM review_items i${indexed} WHERE i.status = ? AND i.lease_reviewer IS NULL${f.sql}
-               AND NOT EXISTS (SELECT 1 FROM review_decisions d WHERE d.item_id = i.id AND d.reviewer_id = ?)
-             ORDER BY i.priority DESC, i.id LIMIT ?${skip}) RETURNING ${COLS}`,
-      params: [reviewer.id, now + this.leaseMs, status, ...f.params, reviewer.id, limit] as Param[],
-    });
-    const order = (rows: Row[]) => rows.map(toItem).sort((a, b) => b.priority - a.priority || a.id - b.id);
     const out: ReviewItem[] = [];
-    if (this.db.dialect === 'postgres') {
-      // One statement per status, each atomic, with its audit row: one round trip per claim.
-      // Its commit does not wait for the WAL flush (synchronous_commit off for this transaction
-      // only): a lease is soft state; a crash can at worst forget the last claims, which puts
-      // their items back in the queue, as an expired lease would. A later decision's commit
-      // flushes the WAL up to and past its claim, so no decision outlives its claim.
-      for (const status of statuses) {
-        if (out.length >= n) break;
-        const p = pick(status, n - out.length, ' FOR UPDATE SKIP LOCKED');
-        const rows = await q.all(
-          `WITH c AS (${p.sql}), a AS (
-             INSERT INTO review_audit (at, reviewer_id, action, item_id, detail)
-             SELECT ?, ?, 'claim', NULL, '{"items":[' || string_agg(id::text, ',') || ']}' FROM c HAVING count(*) > 0),
-           s AS (SELECT set_config('synchronous_commit', 'off', true))
-           SELECT c.* FROM c, s`,
-          [...p.params, iso(), reviewer.id],
-        );
-        out.push(...order(rows));
-      }
-      return out;
-    }
-    for (const status of statuses) {
+    for (const status of claimStatuses(reviewer, filter)) {
       if (out.length >= n) break;
-      const p = pick(status, n - out.length, '');
-      out.push(...order(await q.all(p.sql, p.params)));
+      // SQLite's planner otherwise takes review_items_list (same columns, no partial condition) and
+      // walks past every leased item on each claim: 1M pending, 2,000 held → 39 claims/s instead of 450.
+      const rows = await tx.all(
+        `UPDATE review_items SET lease_reviewer = ?, lease_until = ? WHERE id IN (
+           SELECT id FROM review_items i INDEXED BY review_items_free WHERE i.status = ? AND i.lease_reviewer IS NULL${f.sql}
+             AND NOT EXISTS (SELECT 1 FROM review_decisions d WHERE d.item_id = i.id AND d.reviewer_id = ?)
+           ORDER BY i.priority DESC, i.id LIMIT ?) RETURNING ${COLS}`,
+        [reviewer.id, now + this.leaseMs, status, ...f.params, reviewer.id, n - out.length],
+      );
+      out.push(...byPriority(rows.map(toItem)));
     }
-    if (out.length) await this.audit(q, reviewer.id, 'claim', null, { items: out.map((i) => i.id) });
+    if (out.length) await this.audit(tx, reviewer.id, 'claim', null, { items: out.map((i) => i.id) });
     return out;
   }
 
@@ -618,6 +607,29 @@ export class ReviewStore {
   private async audit(q: SqlTx, reviewerId: number | null, action: string, itemId: number | null, detail: unknown): Promise<void> {
     await q.run('INSERT INTO review_audit (at, reviewer_id, action, item_id, detail) VALUES (?, ?, ?, ?, ?)', [iso(), reviewerId, action, itemId, JSON.stringify(detail)]);
   }
+}
+
+interface ClaimRequest {
+  reviewer: Reviewer;
+  n: number;
+  filter: ItemFilter;
+  resolve: (items: ReviewItem[]) => void;
+  reject: (e: unknown) => void;
+}
+
+/** The statuses a claim takes items from, in order: adjudicators get disputed items first. */
+function claimStatuses(reviewer: Reviewer, filter: ItemFilter): ItemStatus[] {
+  const all: ItemStatus[] = reviewer.role === 'adjudicator' ? ['disputed', 'pending'] : ['pending'];
+  return all.filter((s) => !filter.status || filter.status === s || filter.status === 'held');
+}
+
+const byPriority = (items: ReviewItem[]) => items.sort((a, b) => b.priority - a.priority || a.id - b.id);
+
+/** Runs `fn` on each element in order, one after another. */
+async function seq<T, R>(xs: T[], fn: (x: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = [];
+  for (const x of xs) out.push(await fn(x));
+  return out;
 }
 
 /** Adds `by` to the counter of items with this (dataset, source, rule) key in `status`. */

@@ -70,6 +70,21 @@ export function reviewStoreConformance(kind: StoreKind): void {
       }
     });
 
+    it('gives each of several claims made at the same moment items of its own filter', async () => {
+      const odd = 'we,"ird" {x}\\';
+      await store.addItems([ruleItem(1, 9), ruleItem(2, 8), ruleItem(3, 7), ruleItem(4, 1, odd), ruleItem(5, 2, odd)]);
+      const [weird, partner, any, judged] = await Promise.all([
+        store.claim(alice, 5, { dataset: odd }),
+        store.claim(bob, 5, { source: 'partner', dataset: 'ads' }),
+        store.claim((await store.addReviewer('carol')).reviewer, 1),
+        store.claim(judge, 1, { status: 'disputed' }),
+      ]);
+      expect(weird.map((i) => [i.dataset, i.record_id])).toEqual([[odd, 'r5'], [odd, 'r4']]);
+      expect(partner.map((i) => i.record_id)).toEqual(['r1', 'r3']);
+      expect(any.map((i) => i.record_id)).toEqual(['r2']);
+      expect(judged).toEqual([]);
+    });
+
     it('hands out items highest priority first and never the same item to two reviewers', async () => {
       await store.addItems([ruleItem(1, 1), ruleItem(2, 5), ruleItem(3, 3), ruleItem(4, 5)]);
       const a = await store.claim(alice, 2);
