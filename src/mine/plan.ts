@@ -3,6 +3,7 @@
 // review queue as label items, best first.
 import { InputError, UsageError } from '../core/errors.ts';
 import { scanSql } from '../core/dataset.ts';
+import { configHash } from '../core/hash.ts';
 import type { Manifest } from '../core/manifest.ts';
 import { assertName } from '../core/names.ts';
 import type { Project } from '../core/project.ts';
@@ -84,10 +85,19 @@ export async function planMine(project: Project, o: MineOptions): Promise<PlanSp
     capPerClass: o.capPerClass ?? null,
     threshold: o.threshold ?? null,
     exclude,
+    target: null,
     minedBy: `${model.ref} ${o.strategy}`,
+    request: configHash({
+      model: model.meta.sha256,
+      pool: infer.input,
+      options: { strategy: o.strategy, count: o.count, label, cap: o.capPerClass ?? null, threshold: o.threshold ?? null, key: o.key ?? null, review: Boolean(o.review), batchSize },
+      exclude: exclude ? `${exclude.manifest.dataset}@${exclude.manifest.version}` : null,
+      dataset,
+    }),
     licences: pool.licences,
   };
   const parent = await project.catalog.head(dataset);
+  config.target = parent === null ? null : await project.catalog.manifest(dataset, parent);
   const idConfig = { ...config, infer: { ...infer, model: { ref: model.ref, sha256: model.meta.sha256 } }, review: Boolean(o.review) };
   return {
     runId: runIdFor({ stage: 'mine', dataset, parent, config: idConfig, inputs: pool.parts.map((p) => p.sha256 + (p.deletes?.sha256 ?? '')) }),
@@ -108,9 +118,12 @@ export async function planMine(project: Project, o: MineOptions): Promise<PlanSp
  */
 export async function mine(project: Project, o: MineOptions, runner: Runner, onProgress?: (p: PlanProgress) => void): Promise<MineResult> {
   const plan = await planMine(project, o);
-  const manifest = await executePlan(project, plan, runner, onProgress);
+  const c = plan.config as unknown as MineConfig;
+  // The same request already committed on this head (a rerun, e.g. after a crash before the review
+  // items were added): return it instead of appending the next-hardest rows.
+  const manifest = c.target?.extra?.request === c.request ? c.target : await executePlan(project, plan, runner, onProgress);
   const stats = manifest.extra as unknown as MineStats;
-  const reviewItems = o.review ? await queuePicks(project, manifest, plan.config as unknown as MineConfig) : 0;
+  const reviewItems = o.review ? await queuePicks(project, manifest, c) : 0;
   return { manifest, picked: stats.picked, unscored: stats.unscored, reviewItems };
 }
 

@@ -27,7 +27,11 @@ export interface MineConfig {
   threshold: number | null;
   /** the training version whose rows are excluded, and the key column compared besides `_id` */
   exclude: { manifest: Manifest; key: string | null } | null;
+  /** the output dataset's head: its rows are never picked again (appending twice would duplicate) */
+  target: Manifest | null;
   minedBy: string;
+  /** hash of the request (model, pool, options, output): a rerun of a committed request returns it */
+  request: string;
   licences: Licence[];
 }
 
@@ -48,6 +52,7 @@ export function selectSql(scored: string, c: MineConfig, dataDir: string): strin
     const k = c.exclude.key ? ident(c.exclude.key) : null;
     if (k) where.push(`(${k} IS NULL OR ${k} NOT IN (SELECT ${k} FROM (${train}) WHERE ${k} IS NOT NULL))`);
   }
+  if (c.target) where.push(`_id NOT IN (SELECT _id FROM (${scanSql(dataDir, c.target)}) WHERE _id IS NOT NULL)`);
   const scoredRows = `SELECT *, ${scoreSql(c.strategy, P_COL, y)} AS __score, ${cls} AS __class FROM (${scored}) WHERE ${where.join(' AND ')}`;
   const kept = c.threshold === null ? `SELECT * FROM (${scoredRows})` : `SELECT * FROM (${scoredRows}) WHERE __score >= ${c.threshold}`;
   const capped = c.capPerClass === null ? kept : `SELECT * FROM (${kept}) QUALIFY row_number() OVER (PARTITION BY __class ORDER BY __score DESC, _id) <= ${c.capPerClass}`;
@@ -98,7 +103,7 @@ export const mineStage: Stage = {
       config_hash: configHash(plan.config),
       config: { pool: c.infer.input, model: c.infer.model.ref, sha256: c.infer.model.sha256, strategy: c.strategy, count: c.count, label: c.label, cap_per_class: c.capPerClass, threshold: c.threshold, exclude: c.exclude ? `${c.exclude.manifest.dataset}@${c.exclude.manifest.version}` : null, key: c.exclude?.key ?? null },
       licences,
-      extra: { model: c.infer.model.ref, mined_by: c.minedBy, ...stats } as Record<string, unknown>,
+      extra: { model: c.infer.model.ref, mined_by: c.minedBy, request: c.request, ...stats } as Record<string, unknown>,
     };
   },
 };

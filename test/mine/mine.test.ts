@@ -95,6 +95,18 @@ describe('mine', () => {
     }
   });
 
+  it('returns the committed version for a rerun of the same request, and never picks a row the output already has', async () => {
+    const first = await run({ strategy: 'hard-negatives', count: 2 });
+    const again = await run({ strategy: 'hard-negatives', count: 2 });
+    expect([again.manifest.version, again.picked]).toEqual([first.manifest.version, 2]);
+    const more = await run({ strategy: 'hard-negatives', count: 3 });
+    expect(more.manifest.version).toBe(2);
+    expect(await ks(more.manifest)).toEqual([0, 1, 2, 11, 10]);
+    const reviewed = await run({ strategy: 'hard-negatives', count: 1, review: true, into: 'to-label' });
+    const rerun = await run({ strategy: 'hard-negatives', count: 1, review: true, into: 'to-label' });
+    expect([reviewed.reviewItems, rerun.reviewItems, rerun.manifest.version]).toEqual([1, 0, 1]);
+  });
+
   it('refuses bad input with a message that says what to fix', async () => {
     await expect(run({ model: 'nope@1' })).rejects.toThrow(/no model "nope"/);
     await expect(run({ label: 'clicked' })).rejects.toThrow(/no column "clicked"/);
