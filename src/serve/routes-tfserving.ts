@@ -57,9 +57,10 @@ async function predict(ctx: ServeContext, req: FastifyRequest, reply: FastifyRep
   const set = ctx.arms.current;
   checkName(set, p.name);
   const pinned = pinnedArm(set, p.version);
-  const body = req.body as { instances?: unknown } | null;
-  const instances = body?.instances;
-  if (!Array.isArray(instances) || !instances.length) throw new FieldError('instances', 'a non-empty array of objects of raw fields (TF Serving row format)', instances);
+  const body = req.body as { instances?: unknown; inputs?: unknown } | null;
+  const columnar = body?.instances === undefined && body?.inputs !== undefined;
+  const instances = columnar ? columnsToRows(body!.inputs) : body?.instances;
+  if (!Array.isArray(instances) || !instances.length) throw new FieldError('instances', 'a non-empty array of objects of raw fields (TF Serving row format), or "inputs": {field: [values]} (columnar format)', instances);
   if (instances.length > MAX_INSTANCES) throw new FieldError('instances', `at most ${MAX_INSTANCES} instances per request`, instances);
   const rows = instances.map((r, i) => objectAt(r, `instances[${i}]`));
   if (!set.arms[0]!.version.compiled) throw new HttpError(400, `model ${set.name} has no feature spec, so raw fields cannot be scored: use POST /v2/models/${set.name}/infer with tensors`);
@@ -98,7 +99,28 @@ async function predict(ctx: ServeContext, req: FastifyRequest, reply: FastifyRep
     write(ctx, records(v, r), arm.name);
     shadowCopy(ctx, set, work, timeout, records);
   }
-  return send(ctx, reply, 'tfserving', t0, stringifyAnswer({ predictions, prediction_ids: ids }, acc.nonFinite));
+  const answer = columnar ? { outputs: columnOutputs(set.arms[0]!.version, predictions), prediction_ids: ids } : { predictions, prediction_ids: ids };
+  return send(ctx, reply, 'tfserving', t0, stringifyAnswer(answer, acc.nonFinite));
+}
+
+/** The columnar request format `{"inputs": {field: [v0, v1, …]}}` as rows. */
+function columnsToRows(inputs: unknown): Record<string, unknown>[] {
+  const cols = objectAt(inputs, 'inputs');
+  const names = Object.keys(cols);
+  if (!names.length) throw new FieldError('inputs', 'an object of equally long columns {field: [values]}', cols);
+  const n = Array.isArray(cols[names[0]!]) ? (cols[names[0]!] as unknown[]).length : -1;
+  for (const k of names) {
+    const c = cols[k];
+    if (!Array.isArray(c) || c.length !== n || n < 1) throw new FieldError(`inputs.${k}`, `an array of ${n < 1 ? 'at least 1' : n} values (every column as long as the first)`, c);
+  }
+  if (n > MAX_INSTANCES) throw new FieldError('inputs', `at most ${MAX_INSTANCES} rows per request`, `${n} rows`);
+  return Array.from({ length: n }, (_, i) => Object.fromEntries(names.map((k) => [k, (cols[k] as unknown[])[i]])));
+}
+
+/** Columnar answers: one output → its list of values; several → an object of lists by output name. */
+function columnOutputs(v: ServedVersion, predictions: unknown[]): unknown {
+  if (v.outputs.length === 1) return predictions;
+  return Object.fromEntries(v.outputs.map((s) => [s.name, predictions.map((p) => (p as Record<string, unknown>)[s.name])]));
 }
 
 /** One instance's prediction as TF Serving writes it. */

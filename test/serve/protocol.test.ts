@@ -72,6 +72,17 @@ describe('TensorFlow Serving REST', () => {
     expect(new Set(r.body.prediction_ids).size).toBe(3);
   });
 
+  test('the columnar format {"inputs": {field: [values]}} answers {"outputs": [...]} with the same values as rows', async () => {
+    const rows = [{ price: 1, age: 20, country: 'de' }, { price: 2, age: 50, country: 'us' }];
+    const r = await post(`${s.url}/v1/models/ctr:predict`, { inputs: { price: [1, 2], age: [20, 50], country: ['de', 'us'] } });
+    expect(r.status).toBe(200);
+    expect(r.json.outputs).toEqual(await Promise.all(rows.map(async (x) => [await expected(x)])));
+    expect(r.json.prediction_ids).toHaveLength(2);
+    const bad = await post(`${s.url}/v1/models/ctr:predict`, { inputs: { price: [1, 2], age: [20] } });
+    expect(bad.status).toBe(400);
+    expect(bad.json.error).toBe('inputs.age: expected an array of 2 values (every column as long as the first), got [20]');
+  });
+
   test('model status lists the served version as AVAILABLE', async () => {
     const st = await new TfClient(s.url).status('ctr');
     expect(st).toEqual({ model_version_status: [{ version: '1', state: 'AVAILABLE', status: { error_code: 'OK', error_message: '' } }] });
