@@ -56,7 +56,7 @@ export const DEFAULT_SCRUB = [
   { name: 'card', pattern: '\\b(?:\\d[ -]?){13,19}\\b', replace: '[card]' },
   { name: 'phone', pattern: '(?:\\+\\d{1,3}[ .-]?)?(?:\\(\\d{1,4}\\)[ .-]?)?\\d{2,4}(?:[ .-]?\\d{2,4}){2,4}', replace: '[phone]' },
   { name: 'ip', pattern: '\\b\\d{1,3}(?:\\.\\d{1,3}){3}\\b', replace: '[ip]' },
-  { name: 'url', pattern: 'https?://[^\\s]+', replace: '[url]' },
+  { name: 'url', pattern: 'https?://[^\\s,;]+', replace: '[url]' },
 ];
 
 export const JoinSpecSchema = z

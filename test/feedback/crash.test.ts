@@ -2,43 +2,20 @@
 // mid-publish) at least 20 times while the logs grow; after a final uninterrupted run, the published
 // dataset equals the oracle, every version is whole, each event has one disposition, each key one
 // example, and the incremental metrics counted each example exactly once.
-import { spawn } from 'node:child_process';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { verifyManifest } from '../../src/core/dataset.ts';
 import { Project } from '../../src/core/project.ts';
 import { openFeedbackDb } from '../../src/feedback/state.ts';
-import { diffExamples, loadPublished, OracleFeed, runOracle, tempProject } from './harness.ts';
+import { diffExamples, loadPublished, OracleFeed, runChild, runOracle, tempProject } from './harness.ts';
 import { generate, TEST_SPEC } from './gen.ts';
 import { SqliteTestLog } from './sqlite-log.ts';
 
-const REPO = resolve(import.meta.dirname, '../..');
 const KILLS = 20;
 const t = tempProject();
 afterAll(() => t.cleanup());
 
-function child(killAfterReadyMs: number | null): Promise<{ killed: boolean; out: string; err: string }> {
-  return new Promise((res, rej) => {
-    const c = spawn(process.execPath, [join(REPO, 'bin/run-ts.js'), join(REPO, 'test/feedback/child.ts'), t.dir, '250'], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    let killed = false;
-    c.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (killAfterReadyMs !== null && out.includes('ready') && !killed) {
-        killed = true;
-        setTimeout(() => c.kill('SIGKILL'), killAfterReadyMs);
-      }
-    });
-    c.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    c.on('error', rej);
-    c.on('exit', (code, signal) => {
-      if (signal === 'SIGKILL') return res({ killed: true, out, err });
-      if (code !== 0) return rej(new Error(`child failed (${code}): ${err}`));
-      res({ killed: false, out, err });
-    });
-  });
-}
+const child = (killAfterReadyMs: number | null) => runChild(t.dir, killAfterReadyMs);
 
 it(`gives the oracle's output after ${KILLS} SIGKILLs at random points`, async () => {
   const logs = { predictions: new SqliteTestLog(join(t.dir, 'logs.db'), 'predictions'), events: new SqliteTestLog(join(t.dir, 'logs.db'), 'events') };

@@ -1,9 +1,10 @@
 // Test harness for the feedback join: a project and two logs in a temp folder, a generated stream
 // appended to them, the oracle's tables built from the same records, and the published examples read back.
+import { spawn } from 'node:child_process';
 import { createWriteStream, mkdtempSync, rmSync, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { scanSql } from '../../src/core/dataset.ts';
 import { Project } from '../../src/core/project.ts';
 import type { DuckSession } from '../../src/engine/duckdb.ts';
@@ -40,21 +41,25 @@ export class OracleFeed {
   async append(entries: Iterable<GenEntry>, logs: { predictions: EventLog; events: EventLog }): Promise<void> {
     for (const e of entries) {
       const { seq, duplicate } = await logs[e.log].append(e.id, e.records);
-      if (duplicate) continue;
-      const lines: string[] = [];
-      e.records.forEach((rec, i) => {
-        const ord = seq * ORD + i;
-        this.counts[e.log]++;
-        if (e.log === 'predictions') lines.push(JSON.stringify({ ord, prediction_id: rec.prediction_id, tp: rec.time }));
-        else {
-          const c = checkEvent(rec);
-          if (!c.ok) return;
-          const ev = c.event;
-          lines.push(JSON.stringify({ ord, event_id: ev.event_id, prediction_id: ev.prediction_id, type: ev.type, te: ev.time, position: ev.position ?? null, text: ev.text === undefined ? null : this.scrub(ev.text).text }));
-        }
-      });
-      if (lines.length && !this.ws[e.log].write(lines.join('\n') + '\n')) await once(this.ws[e.log], 'drain');
+      if (!duplicate) await this.note(e.log, seq, e.records);
     }
+  }
+
+  /** Records what an entry at `seq` holds (for entries another producer published). */
+  async note(log: 'predictions' | 'events', seq: number, records: Record<string, unknown>[]): Promise<void> {
+    const lines: string[] = [];
+    records.forEach((rec, i) => {
+      const ord = seq * ORD + i;
+      this.counts[log]++;
+      if (log === 'predictions') lines.push(JSON.stringify({ ord, prediction_id: rec.prediction_id, tp: rec.time }));
+      else {
+        const c = checkEvent(rec);
+        if (!c.ok) return;
+        const ev = c.event;
+        lines.push(JSON.stringify({ ord, event_id: ev.event_id, prediction_id: ev.prediction_id, type: ev.type, te: ev.time, position: ev.position ?? null, text: ev.text === undefined ? null : this.scrub(ev.text).text }));
+      }
+    });
+    if (lines.length && !this.ws[log].write(lines.join('\n') + '\n')) await once(this.ws[log], 'drain');
   }
 
   async close(): Promise<{ preds: string; events: string }> {
@@ -105,4 +110,31 @@ export async function diffExamples(duck: DuckSession, a = 'published', b = 'orac
   const [ca] = await duck.all<{ n: number }>(`SELECT count(*)::INTEGER AS n FROM ${a}`);
   const [cb] = await duck.all<{ n: number }>(`SELECT count(*)::INTEGER AS n FROM ${b}`);
   return { onlyA, onlyB, a: ca!.n, b: cb!.n };
+}
+
+const REPO = resolve(import.meta.dirname, '../..');
+
+/** Runs child.ts on the project; SIGKILLs it `killAfterReadyMs` after it is ready (null: let it finish). */
+export function runChild(dir: string, killAfterReadyMs: number | null, streamPrefix?: string): Promise<{ killed: boolean; out: string; err: string }> {
+  return new Promise((res, rej) => {
+    const args = [join(REPO, 'bin/run-ts.js'), join(REPO, 'test/feedback/child.ts'), dir, '250', ...(streamPrefix ? [streamPrefix] : [])];
+    const c = spawn(process.execPath, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    let armed = false;
+    c.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (killAfterReadyMs !== null && out.includes('ready') && !armed) {
+        armed = true;
+        setTimeout(() => c.kill('SIGKILL'), killAfterReadyMs);
+      }
+    });
+    c.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    c.on('error', rej);
+    c.on('exit', (code, signal) => {
+      if (signal === 'SIGKILL') return res({ killed: true, out, err });
+      if (code !== 0) return rej(new Error(`child failed (${code}): ${err}`));
+      res({ killed: false, out, err });
+    });
+  });
 }
