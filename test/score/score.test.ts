@@ -115,3 +115,44 @@ describe('score input checks', () => {
     await expect(run({ contextId: 'uid', candidates: 'users@1', contexts: 'users@1', model: 'ctr@1' })).rejects.toThrow(/column "a"/);
   });
 });
+
+describe('score with mixed inputs and failing rows', () => {
+  let env: TestEnv;
+  let file: string;
+  const w5 = dyadicMlp([5, 8, 1]);
+  beforeAll(async () => {
+    env = await testEnv('score-mixed');
+    const duck = await env.project.duck();
+    const local = new LocalRunner(duck, env.project.catalog);
+    const f = join(env.dir, 'c.parquet');
+    // candidate 7 has a NULL feature: it is counted as failed and never ranked
+    await duck.run(`COPY (SELECT * REPLACE (CASE WHEN substr(cid, 2)::INT = 7 THEN NULL ELSE a END AS a) FROM (${CANDS}) ORDER BY substr(cid, 2)::INT) TO ${lit(f)} (FORMAT parquet)`);
+    await importFiles(env.project, { name: 'ads', files: [f] }, local);
+    const g = join(env.dir, 'u.parquet');
+    await duck.run(`COPY (SELECT * FROM (VALUES ('u0', 'x'), ('u1', 'y'), ('u2', NULL), ('u3', 'zz')) t(uid, seg)) TO ${lit(g)} (FORMAT parquet)`);
+    await importFiles(env.project, { name: 'users', files: [g] }, local);
+    file = join(env.dir, 'm5.onnx');
+    writeFileSync(file, encodeModel(mlpModel(w5, { input: 'x', output: 'y' }, 'none')));
+    const spec = { inputs: [{ name: 'x', features: [{ number: 'a' }, { category: 'seg', vocab: ['x', 'y'], encode: 'one_hot' as const }, { number: 'b' }] }] };
+    await addModel(env.project, { file, name: 'mix', features: spec });
+  }, 60_000);
+  afterAll(async () => env?.cleanup());
+
+  it('interleaves a one-hot context category between candidate numbers, like a direct model run', async () => {
+    const r = await scoreCandidates(env.project, { model: 'mix@1', candidates: 'ads@1', contexts: 'users@1', k: 4, candidateId: 'cid', contextId: 'uid', rowsPerTask: 128 }, new LocalRunner(await env.project.duck(), env.project.catalog));
+    expect([r.candidates, r.failedCandidates, r.failedContexts]).toEqual([N, 1, []]);
+    const session = await ort.InferenceSession.create(file);
+    const segs = [[0, 1, 0], [0, 0, 1], [1, 0, 0], [1, 0, 0]]; // NULL and an unknown value take the out-of-vocabulary slot 0
+    const live = Array.from({ length: N }, (_, i) => i).filter((i) => i !== 7);
+    const want: unknown[] = [];
+    for (const [j, oh] of segs.entries()) {
+      const x = new Float32Array(live.length * 5);
+      live.forEach((i, n) => x.set([a(i), ...oh, b(i)], n * 5));
+      const y = (await session.run({ x: new ort.Tensor('float32', x, [live.length, 5]) })).y!.data as Float32Array;
+      const pairs = live.map((i, n) => ({ i, s: y[n]! })).sort((p, q) => q.s - p.s || p.i - q.i);
+      pairs.slice(0, 4).forEach((p, rank) => want.push({ context_id: `u${j}`, rank: rank + 1, candidate_id: `c${p.i}`, score: p.s, rank_value: p.s, model: 'mix@1' }));
+    }
+    const rows = (await rowsOf(env.project, 'ads-scores', r.manifest.version)).sort((p, q) => String(p.context_id).localeCompare(String(q.context_id)) || Number(p.rank) - Number(q.rank));
+    expect(rows.map(({ _id, ...rest }) => rest)).toEqual(want);
+  }, 60_000);
+});
