@@ -89,3 +89,36 @@ describe.each([
     }
   });
 });
+
+test('with the log down, answers are not held up: predictions spill to disk and reach JetStream exactly once when it is back', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-serve-log-'));
+  const spillDir = join(dir, 'spill');
+  const stream = `${STREAM}_DOWN`;
+  const down = await JetStreamEventLog.open<PredictionRecord>('nats://127.0.0.1:1', stream, 'predictions', { timeoutMs: 300 });
+  const writer = await LogWriter.open(down, { spillDir, idPrefix: 'serve', flushMs: 10, appendTimeoutMs: 300, flushWaitMs: 300 });
+  const s = await serve(fx, { model: 'ctr@1', log: writer });
+  const served: string[] = [];
+  try {
+    const t0 = Date.now();
+    const rs = await Promise.all(Array.from({ length: 30 }, (_, i) => post(`${s.url}/v1/models/ctr:predict`, { instances: [{ price: i }, { price: -i }] })));
+    expect(rs.map((r) => r.status)).toEqual(new Array(30).fill(200));
+    expect(Date.now() - t0).toBeLessThan(3000);
+    for (const r of rs) served.push(...r.json.prediction_ids);
+  } finally {
+    await s.close();
+    await writer.close();
+    await down.close();
+  }
+  expect(writer.stats().appended).toBe(0);
+  const up = await JetStreamEventLog.open<PredictionRecord>(NATS, stream, 'predictions');
+  try {
+    const replay = await LogWriter.open(up, { spillDir, idPrefix: 'serve' });
+    await replay.close();
+    const ids = (await readAll(up)).map((r) => r.prediction_id);
+    expect(ids).toHaveLength(60);
+    expect(new Set(ids)).toEqual(new Set(served));
+  } finally {
+    await up.destroy().catch(() => undefined);
+    await up.close();
+  }
+});
