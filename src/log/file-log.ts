@@ -10,25 +10,13 @@ import type { AppendResult, EventLog, LogEntry, ReadOptions } from './event-log.
 import { fsyncDir } from './fsync-dir.ts';
 import { acquireLock } from './lock.ts';
 import { notifyAppended, waitForAppend } from './notify.ts';
+import { encodeFrame, HEADER, MAX_ID, readAt, scanSegment, SEG, type Segment } from './segment.ts';
 
 export interface FileEventLogOptions {
   /** start a new segment once the current one reaches this size (default 64 MiB) */
   segmentBytes?: number;
   /** how often a waiting read looks for appends made by another process (default 50 ms) */
   pollMs?: number;
-}
-
-const HEADER = 8;
-const SEG = /^(\d{20})\.seg$/;
-const MAX_ID = 512;
-
-interface Segment {
-  base: number;
-  path: string;
-  /** bytes of whole, verified frames */
-  end: number;
-  /** byte offset of each entry; the entry at index i has seq base + i */
-  offsets: number[];
 }
 
 interface Pending {
@@ -251,35 +239,7 @@ export class FileEventLog<R = unknown> implements EventLog<R> {
 
   /** Indexes whole frames after `seg.end`; stops at the first partial or unverifiable one. */
   private async scan(seg: Segment): Promise<boolean> {
-    const fh = await this.reader(seg);
-    const size = (await fh.stat()).size;
-    const start = seg.end;
-    let buf: Buffer = Buffer.alloc(0);
-    let bufAt = seg.end;
-    while (seg.end + HEADER <= size) {
-      let rel = seg.end - bufAt;
-      if (rel + HEADER > buf.length) {
-        buf = await readAt(fh, seg.end, Math.min(size - seg.end, Math.max(4 * 2 ** 20, HEADER)));
-        bufAt = seg.end;
-        rel = 0;
-      }
-      const len = buf.readUInt32LE(rel);
-      if (seg.end + HEADER + len > size) break;
-      if (rel + HEADER + len > buf.length) {
-        buf = await readAt(fh, seg.end, Math.min(size - seg.end, Math.max(4 * 2 ** 20, HEADER + len)));
-        bufAt = seg.end;
-        rel = 0;
-      }
-      const payload = buf.subarray(rel + HEADER, rel + HEADER + len);
-      if (crc32(payload) !== buf.readUInt32LE(rel + 4)) break;
-      const { seq, id } = entryKey(payload);
-      const want = seg.base + seg.offsets.length;
-      if (seq !== want) throw new IntegrityError(`event log ${this.name}: ${seg.path} at byte ${seg.end} holds seq ${seq}, expected ${want}`);
-      seg.offsets.push(seg.end);
-      this.ids.set(id, seq);
-      seg.end += HEADER + len;
-    }
-    return seg.end > start;
+    return scanSegment(await this.reader(seg), seg, this.name, (id, seq) => this.ids.set(id, seq));
   }
 
   private async reader(seg: Segment): Promise<FileHandle> {
@@ -324,35 +284,4 @@ export class FileEventLog<R = unknown> implements EventLog<R> {
     }
     return this.segments[lo]!;
   }
-}
-
-function encodeFrame(json: string): Buffer {
-  const len = Buffer.byteLength(json);
-  const frame = Buffer.allocUnsafe(HEADER + len);
-  frame.write(json, HEADER, 'utf8');
-  frame.writeUInt32LE(len, 0);
-  frame.writeUInt32LE(crc32(frame.subarray(HEADER)), 4);
-  return frame;
-}
-
-/**
- * seq and id without parsing the records: the payload starts `{"seq":N,"id":"…",` and `,"records":`
- * cannot occur inside the JSON string before it (its quotes would be escaped).
- */
-function entryKey(payload: Buffer): { seq: number; id: string } {
-  const head = payload.subarray(0, Math.min(payload.length, 64 + 6 * MAX_ID)).toString('utf8');
-  const k = head.indexOf(',"records":');
-  const parsed = JSON.parse(k > 0 ? head.slice(0, k) + '}' : payload.toString('utf8')) as { seq: number; id: string };
-  return { seq: parsed.seq, id: parsed.id };
-}
-
-async function readAt(fh: FileHandle, position: number, length: number): Promise<Buffer> {
-  const buf = Buffer.allocUnsafe(length);
-  let got = 0;
-  while (got < length) {
-    const { bytesRead } = await fh.read(buf, got, length - got, position + got);
-    if (bytesRead === 0) break;
-    got += bytesRead;
-  }
-  return buf.subarray(0, got);
 }

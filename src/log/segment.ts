@@ -1,0 +1,85 @@
+// The file log's segment format: frames of (u32 length, u32 crc32 of the payload, payload), the
+// payload JSON `{"seq":N,"id":"…","records":[…]}` in that key order; and the scan that indexes them.
+import type { FileHandle } from 'node:fs/promises';
+import { crc32 } from 'node:zlib';
+import { IntegrityError } from '../core/errors.ts';
+
+export const HEADER = 8;
+export const SEG = /^(\d{20})\.seg$/;
+export const MAX_ID = 512;
+
+export interface Segment {
+  base: number;
+  path: string;
+  /** bytes of whole, verified frames */
+  end: number;
+  /** byte offset of each entry; the entry at index i has seq base + i */
+  offsets: number[];
+}
+
+export function encodeFrame(json: string): Buffer {
+  const len = Buffer.byteLength(json);
+  const frame = Buffer.allocUnsafe(HEADER + len);
+  frame.write(json, HEADER, 'utf8');
+  frame.writeUInt32LE(len, 0);
+  frame.writeUInt32LE(crc32(frame.subarray(HEADER)), 4);
+  return frame;
+}
+
+/**
+ * seq and id without parsing the records: the payload starts `{"seq":N,"id":"…",` and `,"records":`
+ * cannot occur inside the JSON string before it (its quotes would be escaped).
+ */
+export function entryKey(payload: Buffer): { seq: number; id: string } {
+  const head = payload.subarray(0, Math.min(payload.length, 64 + 6 * MAX_ID)).toString('utf8');
+  const k = head.indexOf(',"records":');
+  const parsed = JSON.parse(k > 0 ? head.slice(0, k) + '}' : payload.toString('utf8')) as { seq: number; id: string };
+  return { seq: parsed.seq, id: parsed.id };
+}
+
+export async function readAt(fh: FileHandle, position: number, length: number): Promise<Buffer> {
+  const buf = Buffer.allocUnsafe(length);
+  let got = 0;
+  while (got < length) {
+    const { bytesRead } = await fh.read(buf, got, length - got, position + got);
+    if (bytesRead === 0) break;
+    got += bytesRead;
+  }
+  return buf.subarray(0, got);
+}
+
+/**
+ * Indexes whole frames of `seg` after `seg.end` (pushing offsets, advancing `end`, calling `onEntry`);
+ * stops at the first partial or unverifiable frame, which is a torn tail or one still being written.
+ * Returns whether it found any.
+ */
+export async function scanSegment(fh: FileHandle, seg: Segment, logName: string, onEntry: (id: string, seq: number) => void): Promise<boolean> {
+  const size = (await fh.stat()).size;
+  const start = seg.end;
+  let buf: Buffer = Buffer.alloc(0);
+  let bufAt = seg.end;
+  while (seg.end + HEADER <= size) {
+    let rel = seg.end - bufAt;
+    if (rel + HEADER > buf.length) {
+      buf = await readAt(fh, seg.end, Math.min(size - seg.end, Math.max(4 * 2 ** 20, HEADER)));
+      bufAt = seg.end;
+      rel = 0;
+    }
+    const len = buf.readUInt32LE(rel);
+    if (seg.end + HEADER + len > size) break;
+    if (rel + HEADER + len > buf.length) {
+      buf = await readAt(fh, seg.end, Math.min(size - seg.end, Math.max(4 * 2 ** 20, HEADER + len)));
+      bufAt = seg.end;
+      rel = 0;
+    }
+    const payload = buf.subarray(rel + HEADER, rel + HEADER + len);
+    if (crc32(payload) !== buf.readUInt32LE(rel + 4)) break;
+    const { seq, id } = entryKey(payload);
+    const want = seg.base + seg.offsets.length;
+    if (seq !== want) throw new IntegrityError(`event log ${logName}: ${seg.path} at byte ${seg.end} holds seq ${seq}, expected ${want}`);
+    seg.offsets.push(seg.end);
+    onEntry(id, seq);
+    seg.end += HEADER + len;
+  }
+  return seg.end > start;
+}
