@@ -92,8 +92,9 @@ export async function startServer(o: ServeOptions): Promise<SluiceServer> {
   const authorized = tokenCheck(token);
   const guarded = o.requireToken || !LOOPBACK.has(host);
   app.addHook('onRequest', async (req) => {
-    const url = req.url;
-    if (url.startsWith('/v2/health')) return;
+    // The matched route, not the raw URL: no spelling of a path can borrow health's exemption.
+    const url = req.routeOptions.url ?? req.url;
+    if (url === '/v2/health/live' || url === '/v2/health/ready') return;
     if ((url.startsWith('/admin') || guarded) && !authorized(req)) {
       throw new HttpError(401, `${url.startsWith('/admin') ? 'admin endpoints always need' : 'this server is bound to ' + host + ', so every request needs'} the token: send "Authorization: Bearer <token>"`);
     }

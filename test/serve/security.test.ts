@@ -32,6 +32,12 @@ describe('binding and tokens', () => {
     expect((await post(`${s.url}/admin/reload`, {}, { authorization: `Bearer ${s.token}` })).json).toEqual({ before: ['ctr@1'], after: ['ctr@1'] });
   });
 
+  test('no spelling of the admin path passes as a health check', async () => {
+    for (const path of ['/v2/health/../../admin/reload', '/v2/health/live/../../../admin/reload', '/v2/health%2F..%2F..%2Fadmin/reload']) {
+      expect([401, 404]).toContain((await post(`${s.url}${path}`, {})).status);
+    }
+  });
+
   test('bound to another address, inference and metrics need the token; health does not', async () => {
     const open = await serve(fx, { host: '0.0.0.0', token: 'sls_test-token' });
     try {
@@ -57,7 +63,7 @@ describe('input errors', () => {
 
   test.each([
     ['not JSON', '{"instances": [', /^body: not valid JSON: /],
-    ['instances missing', { rows: [] }, /^instances: expected a non-empty array of objects of raw fields \(TF Serving row format\), got nothing$/],
+    ['instances missing', { rows: [] }, /^instances: expected a non-empty array of objects of raw fields \(TF Serving row format\), or "inputs": \{field: \[values\]\} \(columnar format\), got nothing$/],
     ['an instance that is not an object', { instances: [{ price: 1 }, [1, 2]] }, /^instances\[1\]: expected an object of raw fields, got \[1, 2\]$/],
   ])('TF predict: %s answers 400 naming the field', async (_name, body, message) => {
     const r = await post(`${s.url}/v1/models/ctr:predict`, body);
