@@ -50,6 +50,7 @@ const has = (m: Manifest, col: string) => m.schema.some((c) => c.name === col);
 export async function planMine(project: Project, o: MineOptions): Promise<PlanSpec> {
   const { model, spec, output } = await scoringModel(project, o.model, 'mining');
   const pool = await project.catalog.resolve(parseRef(o.data));
+  if (!pool.parts.length) throw new InputError(`${pool.dataset}@${pool.version} has no rows to mine`);
   const missing = specColumns(spec).filter((c) => !has(pool, c));
   if (missing.length) throw new InputError(`${pool.dataset}@${pool.version} has no column ${missing.join(', ')}, which model ${model.ref} reads`, { hint: `its columns: ${pool.schema.map((c) => c.name).join(', ')}` });
   const label = o.label ?? 'label';

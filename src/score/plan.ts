@@ -109,6 +109,7 @@ export async function planScore(project: Project, o: ScoreOptions): Promise<Plan
   cands.parts.forEach((p, part) => {
     for (let from = 0; from < p.rows; from += rowsPerTask) tasks.push({ part, from, to: Math.min(p.rows, from + rowsPerTask) });
   });
+  if (!tasks.length) throw new InputError(`${cands.dataset}@${cands.version} has no candidate rows to score`);
   const parent = await project.catalog.head(dataset);
   const idConfig = { ...config, model: { ref: model.ref, sha256: model.meta.sha256, output }, candidates: `${cands.dataset}@${cands.version}`, contexts: `${ctxs.dataset}@${ctxs.version}` };
   return {
