@@ -28,6 +28,8 @@ export { exportVersion } from './io/export.ts';
 export { definePipeline, loadPipeline, type Pipeline, type PipelineInput } from './curate/pipeline.ts';
 export { curate, planCurate, type CurateResult } from './curate/curate.ts';
 export { purgeSource } from './curate/purge.ts';
+export { type ColumnBatch, type BatchInfo, type PredicateFn } from './curate/rules.ts';
+export { reconcile, type CurateSummary, type SourceOutcomes, type RuleCount } from './curate/summary.ts';
 
 // analyze: statistics, drift, splits, rebalancing, reports
 export { computeStats } from './analyze/stats.ts';

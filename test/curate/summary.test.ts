@@ -99,6 +99,28 @@ describe('the curate summary', () => {
     expect(r.manifest!.rows).toBe(3); // ad1 merged, ad3, ad4
   });
 
+  it('counts a unique rule\'s rows per source, against the rows already in the dataset too', async () => {
+    mkdirSync(join(dir, 'orders'));
+    writeFileSync(join(dir, 'orders', 'a.csv'), 'order_id,shop\no1,s1\no2,s1\no3,\no4,\n'); // o3 and o4: shop missing (NULLs are a value for the key)
+    const p = definePipeline({
+      target: 'orders',
+      schema: [
+        { name: 'order_id', type: 'string', nullable: false },
+        { name: 'shop', type: 'string' },
+      ],
+      sources: [{ name: 'shop', files: 'orders/*.csv' }],
+      rules: [{ id: 'order-unique', unique: ['order_id', 'shop'] }],
+    });
+    const first = await curate(project, p, dir, await runner());
+    expect(first.summary.sources).toEqual([{ source: 'shop', files: 1, records: 4, accepted: 4, quarantined: 0, review: 0, duplicate: 0 }]);
+    writeFileSync(join(dir, 'orders', 'b.csv'), 'order_id,shop\no2,s1\no3,\no5,s2\no5,s2\n');
+    const r = await curate(project, p, dir, await runner());
+    expect(r.summary.sources).toEqual([{ source: 'shop', files: 1, records: 4, accepted: 0, quarantined: 4, review: 0, duplicate: 0 }]);
+    expect(r.summary.rules).toEqual([{ id: 'order-unique', action: 'quarantine', fired: 4 }]);
+    expect(r.manifest!.extra!.run).toMatchObject({ superseded: 2 });
+    expect(r.manifest!.rows).toBe(2); // o1 and o4 stay; o2 and o3 leave with their new copies
+  });
+
   it('refuses counts that do not reconcile with an IntegrityError naming the source and its counts', () => {
     const bad = [
       { source: 'web', files: 1, records: 5, accepted: 2, quarantined: 1, review: 1, duplicate: 0 },
