@@ -1,6 +1,7 @@
 // The embedded event log: segment files in one folder, each entry one framed record
 // (u32 length, u32 crc32, JSON {seq,id,records}), appended with group commit (one fsync for all the
-// appends that arrived meanwhile). One writer process per folder (writer.lock); readers anywhere.
+// appends that arrived meanwhile). Writers in several processes take turns: each commit holds the
+// folder's writer.lock, first reads what others appended, then writes. Readers need no lock.
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { open, readdir, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -17,6 +18,8 @@ export interface FileEventLogOptions {
   segmentBytes?: number;
   /** how often a waiting read looks for appends made by another process (default 50 ms) */
   pollMs?: number;
+  /** how long a commit waits for another process's commit to finish (default 5,000 ms) */
+  lockWaitMs?: number;
 }
 
 interface Pending {
@@ -38,21 +41,22 @@ export class FileEventLog<R = unknown> implements EventLog<R> {
   private pendingIds = new Map<string, Promise<AppendResult>>();
   private queue: Pending[] = [];
   private committing = false;
-  private writer: FileHandle | null = null;
-  private becomingWriter: Promise<void> | null = null;
+  /** the tail segment, open for appending, and its base */
+  private tail: { base: number; fh: FileHandle } | null = null;
   private refreshing: Promise<void> | null = null;
-  private release: (() => void) | null = null;
   private readers = new Map<number, FileHandle>();
   private closed = false;
   private readonly segmentBytes: number;
   private readonly pollMs: number;
+  private readonly lockWaitMs: number;
 
   private constructor(readonly name: string, readonly dir: string, o: FileEventLogOptions) {
     this.segmentBytes = o.segmentBytes ?? 64 * 2 ** 20;
     this.pollMs = o.pollMs ?? 50;
+    this.lockWaitMs = o.lockWaitMs ?? 5_000;
   }
 
-  /** Opens (creating) the log in `dir`. Reading needs no lock; the first append takes the writer lock. */
+  /** Opens (creating) the log in `dir`. */
   static async open<R>(dir: string, name: string, o: FileEventLogOptions = {}): Promise<FileEventLog<R>> {
     const abs = resolve(dir);
     mkdirSync(abs, { recursive: true });
@@ -68,7 +72,7 @@ export class FileEventLog<R = unknown> implements EventLog<R> {
 
   async head(): Promise<number> {
     this.assertOpen();
-    if (!this.writer) await this.refresh();
+    await this.refresh();
     return this.headSeq;
   }
 
@@ -78,7 +82,6 @@ export class FileEventLog<R = unknown> implements EventLog<R> {
       throw new InputError(`event log ${this.name}: entry id must be a string of 1–${MAX_ID} characters, received ${JSON.stringify(id)?.slice(0, 80)}`);
     }
     const recordsJson = JSON.stringify(records);
-    if (!this.writer) await (this.becomingWriter ??= this.becomeWriter().finally(() => (this.becomingWriter = null)));
     const seen = this.ids.get(id);
     if (seen !== undefined) return { seq: seen, duplicate: true };
     const pending = this.pendingIds.get(id);
@@ -96,7 +99,7 @@ export class FileEventLog<R = unknown> implements EventLog<R> {
     const deadline = Date.now() + (options.waitMs ?? 0);
     for (;;) {
       if (this.closed) return [];
-      if (!this.writer) await this.refresh();
+      await this.refresh();
       if (this.headSeq >= from) return this.readRange(from, Math.min(this.headSeq, from + max - 1));
       const left = deadline - Date.now();
       if (left <= 0 || this.closed) return [];
@@ -109,38 +112,15 @@ export class FileEventLog<R = unknown> implements EventLog<R> {
     if (this.closed) return;
     while (this.committing || this.queue.length) await new Promise((r) => setTimeout(r, 5));
     this.closed = true;
-    await this.writer?.close();
-    this.writer = null;
+    await this.refreshing;
+    await this.tail?.fh.close();
+    this.tail = null;
     for (const fh of this.readers.values()) await fh.close();
     this.readers.clear();
-    this.release?.();
-    this.release = null;
   }
 
   private assertOpen(): void {
     if (this.closed) throw new InputError(`event log ${this.name} (${this.dir}) is closed`);
-  }
-
-  /** Takes the lock, catches up with what earlier writers left, cuts a torn tail, opens the tail for appending. */
-  private async becomeWriter(): Promise<void> {
-    this.release = acquireLock(join(this.dir, 'writer.lock'), `event log ${this.name} (${this.dir})`);
-    try {
-      await this.refresh();
-      let last = this.segments.at(-1);
-      if (!last) last = await this.newSegment(1);
-      const fh = await open(last.path, 'r+');
-      const size = (await fh.stat()).size;
-      if (size > last.end) {
-        // A crash mid-append left part of an entry: it was never acknowledged, so cut it.
-        await fh.truncate(last.end);
-        await fh.sync();
-      }
-      this.writer = fh;
-    } catch (e) {
-      this.release();
-      this.release = null;
-      throw e;
-    }
   }
 
   private async newSegment(base: number): Promise<Segment> {
@@ -173,41 +153,70 @@ export class FileEventLog<R = unknown> implements EventLog<R> {
     }
   }
 
+  /**
+   * Writes one group under the folder's lock: catch up with other writers first (their ids count as
+   * duplicates), cut a torn tail a crashed writer left, roll a full segment, then write and fsync.
+   */
   private async commit(batch: Pending[]): Promise<void> {
-    const seg = this.segments.at(-1)!;
-    const fh = this.writer!;
-    let seq = this.headSeq;
-    const bufs: Buffer[] = [];
-    const offsets: number[] = [];
-    let pos = seg.end;
-    for (const p of batch) {
-      const frame = encodeFrame(`{"seq":${++seq},"id":${JSON.stringify(p.id)},"records":${p.recordsJson}}`);
-      bufs.push(frame);
-      offsets.push(pos);
-      pos += frame.length;
-    }
+    const release = await acquireLock(join(this.dir, 'writer.lock'), `event log ${this.name} (${this.dir})`, this.lockWaitMs);
     try {
-      await fh.writev(bufs, seg.end);
-      await fh.datasync();
-    } catch (e) {
-      // Leave none of it: a failed batch must not reappear (with seqs reused) after a restart.
-      await fh.truncate(seg.end).catch(() => undefined);
-      throw e;
-    }
-    let s = seg.base + seg.offsets.length;
-    for (let i = 0; i < batch.length; i++) {
-      const p = batch[i]!;
-      seg.offsets.push(offsets[i]!);
-      this.ids.set(p.id, s);
-      this.pendingIds.delete(p.id);
-      p.resolve({ seq: s++, duplicate: false });
-    }
-    seg.end = pos;
-    if (seg.end >= this.segmentBytes) {
-      await fh.close();
-      this.writer = await open((await this.newSegment(this.headSeq + 1)).path, 'r+');
+      // A look already under way may have started before the lock was ours: wait for it, then look again.
+      await this.refreshing;
+      await this.refresh();
+      const fresh: Pending[] = [];
+      for (const p of batch) {
+        const seen = this.ids.get(p.id);
+        if (seen === undefined) fresh.push(p);
+        else {
+          this.pendingIds.delete(p.id);
+          p.resolve({ seq: seen, duplicate: true });
+        }
+      }
+      if (!fresh.length) return;
+      let seg = this.segments.at(-1) ?? (await this.newSegment(1));
+      let fh = await this.tailHandle(seg);
+      // Whatever lies past the last whole entry was never acknowledged (a writer died mid-write): cut it.
+      if ((await fh.stat()).size > seg.end) await fh.truncate(seg.end);
+      if (seg.end >= this.segmentBytes) fh = await this.tailHandle((seg = await this.newSegment(this.headSeq + 1)));
+      let seq = this.headSeq;
+      const bufs: Buffer[] = [];
+      const offsets: number[] = [];
+      let pos = seg.end;
+      for (const p of fresh) {
+        const frame = encodeFrame(`{"seq":${++seq},"id":${JSON.stringify(p.id)},"records":${p.recordsJson}}`);
+        bufs.push(frame);
+        offsets.push(pos);
+        pos += frame.length;
+      }
+      try {
+        await fh.writev(bufs, seg.end);
+        await fh.datasync();
+      } catch (e) {
+        // Leave none of it: a failed group must not reappear (with seqs reused) after a restart.
+        await fh.truncate(seg.end).catch(() => undefined);
+        throw e;
+      }
+      let s = seg.base + seg.offsets.length;
+      for (let i = 0; i < fresh.length; i++) {
+        const p = fresh[i]!;
+        seg.offsets.push(offsets[i]!);
+        this.ids.set(p.id, s);
+        this.pendingIds.delete(p.id);
+        p.resolve({ seq: s++, duplicate: false });
+      }
+      seg.end = pos;
+    } finally {
+      release();
     }
     notifyAppended(this.dir);
+  }
+
+  private async tailHandle(seg: Segment): Promise<FileHandle> {
+    if (this.tail?.base !== seg.base) {
+      await this.tail?.fh.close();
+      this.tail = { base: seg.base, fh: await open(seg.path, 'r+') };
+    }
+    return this.tail.fh;
   }
 
   /** Reads what other writers appended since the last look; one look at a time. */
@@ -217,10 +226,9 @@ export class FileEventLog<R = unknown> implements EventLog<R> {
 
   /** Scans the tail segment for new entries, following into segments created since. */
   private async look(): Promise<void> {
-    let grew = false;
     const last = this.segments.at(-1);
-    if (last) grew = await this.scan(last);
-    if (grew && last) return;
+    if (last) await this.scan(last);
+    // Always list the folder: a writer may have grown this segment and also started the next.
     const bases = (await readdir(this.dir)).map((f) => SEG.exec(f)?.[1]).filter((b): b is string => !!b).map(Number).sort((a, b) => a - b);
     const known = this.segments.at(-1)?.base ?? 0;
     const fresh = bases.filter((b) => b > known);

@@ -1,5 +1,5 @@
-// A process lock on a folder: one writer per log folder or spill folder, so two processes never
-// interleave bytes in one file. A lock left by a killed process (its pid is gone) is taken over.
+// A lock file on a folder: one writer at a time, so two processes never interleave bytes in one
+// file. A lock left by a killed process (its pid is gone) is taken over.
 import { linkSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { SluiceError } from '../core/errors.ts';
@@ -7,7 +7,7 @@ import { SluiceError } from '../core/errors.ts';
 /** Another live process (or another object in this one) holds the lock. */
 export class LockedError extends SluiceError {}
 
-/** Locks held by this process, so a second object in the same process is refused too. */
+/** Locks held by this process, so a second object in the same process waits or is refused too. */
 const heldHere = new Set<string>();
 
 function holderOf(path: string): { pid: number; host: string } | null {
@@ -29,17 +29,9 @@ function alive(pid: number): boolean {
   }
 }
 
-/**
- * Takes the lock file `path` for this process, or throws LockedError naming the holder. `what`
- * names the locked thing in the message. Returns the function that releases it.
- * @example const release = acquireLock('/p/.sluice/logs/predictions/writer.lock', 'event log predictions')
- */
-export function acquireLock(path: string, what: string): () => void {
-  if (heldHere.has(path)) {
-    throw new LockedError(`${what} is already open for writing in this process (lock ${path})`, {
-      hint: 'use one writer object per log, or close the first one before opening another',
-    });
-  }
+/** Takes the lock file `path` now, or answers who holds it. */
+export function tryLock(path: string): { release: () => void } | { holder: string } {
+  if (heldHere.has(path)) return { holder: `this process (${process.pid})` };
   const me = `${process.pid}\n${hostname()}\n${new Date().toISOString()}\n`;
   const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}`;
   writeFileSync(tmp, me);
@@ -53,12 +45,9 @@ export function acquireLock(path: string, what: string): () => void {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       }
       const holder = holderOf(path);
-      const sameHost = !holder || holder.host === hostname();
-      if (holder && (alive(holder.pid) || !sameHost) && holder.pid !== process.pid || attempt > 2) {
-        throw new LockedError(`${what} is being written by process ${holder?.pid ?? '?'}${sameHost ? '' : ` on ${holder?.host}`} (lock ${path}); one writer per folder`, {
-          hint: 'stop the other writer, or give this process a log or spill folder of its own',
-        });
-      }
+      if (!holder) continue; // released between our two calls: try again
+      const sameHost = holder.host === hostname();
+      if (alive(holder.pid) || !sameHost || attempt > 2) return { holder: `process ${holder.pid}${sameHost ? '' : ` on ${holder.host}`}` };
       // The holder is gone (killed): take its stale lock over.
       try {
         unlinkSync(path);
@@ -70,10 +59,31 @@ export function acquireLock(path: string, what: string): () => void {
     unlinkSync(tmp);
   }
   heldHere.add(path);
-  return () => {
-    heldHere.delete(path);
-    if (readFileSafe(path) === me) unlinkSync(path);
+  return {
+    release: () => {
+      heldHere.delete(path);
+      if (readFileSafe(path) === me) unlinkSync(path);
+    },
   };
+}
+
+/**
+ * Takes the lock file `path`, waiting up to `waitMs` for its holder; else throws LockedError naming
+ * the holder. `what` names the locked thing. Returns the function that releases it.
+ * @example const release = await acquireLock('/p/.sluice/spill/predictions/writer.lock', 'spill folder /p/.sluice/spill/predictions')
+ */
+export async function acquireLock(path: string, what: string, waitMs = 0): Promise<() => void> {
+  const deadline = Date.now() + waitMs;
+  for (let pause = 1; ; pause = Math.min(pause * 2, 20)) {
+    const r = tryLock(path);
+    if ('release' in r) return r.release;
+    if (Date.now() >= deadline) {
+      throw new LockedError(`${what} is locked by ${r.holder}${waitMs ? ` for over ${waitMs} ms` : ''} (lock ${path})`, {
+        hint: waitMs ? 'another writer is stuck holding the lock: stop it, or delete the lock file if that process is gone' : 'stop the other writer, or give this one a folder of its own',
+      });
+    }
+    await new Promise((res) => setTimeout(res, pause));
+  }
 }
 
 function readFileSafe(path: string): string | null {

@@ -80,7 +80,7 @@ export class LogWriter<R> {
   static async open<R>(log: EventLog<R>, o: LogWriterOptions): Promise<LogWriter<R>> {
     if (!/^[A-Za-z0-9_.-]{1,128}$/.test(o.idPrefix)) throw new InputError(`LogWriter idPrefix ${JSON.stringify(o.idPrefix)}: use 1–128 letters, digits, '_', '.', '-'`);
     mkdirSync(o.spillDir, { recursive: true });
-    const release = acquireLock(join(o.spillDir, 'writer.lock'), `spill folder ${o.spillDir}`);
+    const release = await acquireLock(join(o.spillDir, 'writer.lock'), `spill folder ${o.spillDir}`);
     const w = new LogWriter(log, o, release);
     const earlier: Batch<R>[] = [];
     for (const f of readdirSync(o.spillDir).sort()) {

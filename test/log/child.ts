@@ -1,4 +1,4 @@
-// A child process for the event-log tests: `append` tries one append (the second-writer test);
+// A child process for the event-log tests: `append` appends `count` entries (another writer);
 // `write` writes numbered records through a LogWriter, flushing and printing `flushed <n>`, until
 // it is killed (the SIGKILL test), with the records spilled at that moment. Run: node bin/run-ts.js test/log/child.ts '<json args>'.
 import type { AppendResult, EventLog, EventLogSpec } from '../../src/log/event-log.ts';
@@ -11,6 +11,8 @@ interface Args {
   name: string;
   spillDir?: string;
   writer?: string;
+  /** `append`: how many entries, one after another (default 1) */
+  count?: number;
   /** `write`: appends fail in alternating windows of this many ms, so batches spill and replay */
   flakyMs?: number;
 }
@@ -20,8 +22,9 @@ const log = await openEventLog<{ w: string; n: number }>(a.spec, a.name);
 
 if (a.mode === 'append') {
   try {
-    const r = await log.append(`child-${process.pid}`, [{ w: 'child', n: 0 }]);
-    process.stdout.write(`ok ${r.seq}\n`);
+    let seq = 0;
+    for (let n = 0; n < (a.count ?? 1); n++) seq = (await log.append(`child-${process.pid}${n ? `-${n}` : ''}`, [{ w: a.writer ?? 'child', n }])).seq;
+    process.stdout.write(`ok ${seq}\n`);
   } catch (e) {
     process.stdout.write(`refused ${(e as Error).message}\n`);
   }

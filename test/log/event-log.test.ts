@@ -1,8 +1,8 @@
 // One conformance suite for both event logs (segment files and NATS JetStream), and the LogWriter
 // on each: order, dedup, waiting reads, restart, torn tails, a second writer, spill and replay, SIGKILL.
-import { spawn } from 'node:child_process';
-import { appendFileSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { connect, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -17,6 +17,7 @@ const run = `${process.pid}_${Date.now().toString(36)}`.toUpperCase();
 const root = mkdtempSync(join(tmpdir(), 'sluice-log-'));
 const streams: string[] = [];
 const proxies: Server[] = [];
+const holders: ChildProcess[] = [];
 let counter = 0;
 
 type Rec = { w: string; n: number };
@@ -33,11 +34,11 @@ const impls: Impl[] = [
   {
     kind: 'file',
     fresh: () => ({ spec: { kind: 'file', dir: join(root, `logs${counter++}`) }, name: 'predictions' }),
-    // The folder is held by another writer: appends fail with LockedError until it closes.
+    // A live process holds the folder's lock and never lets go: commits fail until it is gone.
     async unavailable(spec, name) {
-      const holder = await openEventLog<Rec>(spec, name);
-      await holder.append('holder', []);
-      return { log: await openEventLog<Rec>(spec, name), restore: () => holder.close() };
+      const dir = join((spec as Extract<EventLogSpec, { kind: 'file' }>).dir, name);
+      const holder = holdLock(dir);
+      return { log: await FileEventLog.open<Rec>(dir, name, { lockWaitMs: 100 }), restore: async () => void holder.kill('SIGKILL') };
     },
   },
   {
@@ -66,6 +67,15 @@ const impls: Impl[] = [
   },
 ];
 
+/** A `sleep` process whose pid is written into `dir`/writer.lock, as if it were a stuck writer. */
+function holdLock(dir: string): ChildProcess {
+  mkdirSync(dir, { recursive: true });
+  const p = spawn('sleep', ['120'], { stdio: 'ignore' });
+  writeFileSync(join(dir, 'writer.lock'), `${p.pid}\n${hostname()}\n`);
+  holders.push(p);
+  return p;
+}
+
 function freePort(): Promise<number> {
   return new Promise((res) => {
     const s = createServer().listen(0, '127.0.0.1', () => {
@@ -77,6 +87,7 @@ function freePort(): Promise<number> {
 
 afterAll(async () => {
   for (const p of proxies) p.close();
+  for (const h of holders) h.kill('SIGKILL');
   const nc = await JetStreamEventLog.open(NATS, 'SLUICE_TEST_CLEANUP', 'cleanup');
   for (const s of [...streams, 'SLUICE_TEST_CLEANUP']) await JetStreamEventLog.open(NATS, s, 'x').then((l) => l.destroy().catch(() => undefined).finally(() => l.close()));
   await nc.close();
@@ -329,20 +340,37 @@ describe('the file event log on disk', () => {
     await again.close();
   });
 
-  it('refuses a second writer, in another process or in this one, with a message naming the holder', async () => {
-    const dir = join(root, `lock${counter++}`);
+  it('lets writers in two processes and two objects take turns: every entry once, seqs 1..N, each writer in order', async () => {
+    const dir = join(root, `multi${counter++}`);
     const spec: EventLogSpec = { kind: 'file', dir };
-    const log = await openEventLog<Rec>(spec, 'p');
-    await log.append('mine', [{ w: 'm', n: 0 }]);
-    const [line] = await child({ mode: 'append', spec, name: 'p' });
-    expect(line).toMatch(new RegExp(`^refused event log p \\(.*\\) is being written by process ${process.pid} \\(lock .*writer.lock\\)`));
-    const second = await openEventLog<Rec>(spec, 'p');
-    await expect(second.append('theirs', [])).rejects.toThrow(/already open for writing in this process/);
-    // Reading needs no lock, and the refused appends left nothing behind.
-    expect((await readAll(second)).map((e) => e.id)).toEqual(['mine']);
+    const a = await FileEventLog.open<Rec>(join(dir, 'p'), 'p', { segmentBytes: 4_000 });
+    const b = await FileEventLog.open<Rec>(join(dir, 'p'), 'p', { segmentBytes: 4_000 });
+    const mine = (log: EventLog<Rec>, w: string) => (async () => {
+      for (let n = 0; n < 150; n++) await log.append(`${w}-${n}`, [{ w, n }]);
+    })();
+    const [c1, c2] = await Promise.all([child({ mode: 'append', spec, name: 'p', writer: 'c1', count: 150 }), child({ mode: 'append', spec, name: 'p', writer: 'c2', count: 150 }), mine(a, 'a'), mine(b, 'b')]);
+    expect([c1![0], c2![0]]).toEqual([expect.stringMatching(/^ok \d+$/), expect.stringMatching(/^ok \d+$/)]);
+    const reader = await FileEventLog.open<Rec>(join(dir, 'p'), 'p');
+    const all = await readAll(reader);
+    expect(all.map((e) => e.seq)).toEqual(Array.from({ length: 600 }, (_, i) => i + 1));
+    expect(new Set(all.map((e) => e.id)).size).toBe(600);
+    for (const w of ['a', 'b', 'c1', 'c2']) expect(all.flatMap((e) => e.records).filter((r) => r.w === w).map((r) => r.n)).toEqual(Array.from({ length: 150 }, (_, i) => i));
+    expect(await b.append('a-7', [])).toEqual({ seq: all.find((e) => e.id === 'a-7')!.seq, duplicate: true });
+    for (const l of [a, b, reader]) await l.close();
+  });
+
+  it('fails a commit that cannot get the lock in time with a message naming the holder, and still reads', async () => {
+    const dir = join(root, `lock${counter++}`);
+    const log = await FileEventLog.open<Rec>(dir, 'p', { lockWaitMs: 150 });
+    await log.append('first', [{ w: 'm', n: 0 }]);
+    const holder = holdLock(dir);
+    await expect(log.append('second', [])).rejects.toThrow(new RegExp(`^event log p \\(.*\\) is locked by process ${holder.pid} for over 150 ms \\(lock .*writer.lock\\)$`));
+    expect((await readAll(log)).map((e) => e.id)).toEqual(['first']);
+    holder.kill('SIGKILL');
+    await new Promise((r) => holder.once('exit', r));
+    // The holder is gone: its stale lock is taken over.
+    expect(await log.append('second', [{ w: 'm', n: 1 }])).toEqual({ seq: 2, duplicate: false });
     await log.close();
-    expect(await second.append('theirs', [{ w: 't', n: 0 }])).toEqual({ seq: 2, duplicate: false });
-    await second.close();
   });
 });
 
