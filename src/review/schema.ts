@@ -37,7 +37,7 @@ ${dialect === 'postgres' ? PG_CLAIM : ''}`;
 // PostgreSQL's claim as a function: PL/pgSQL keeps the statement's plan per connection, where the
 // same SQL sent as text was planned on every claim (≈0.35 ms, as long as running it). Leases one
 // reviewer's next `p_limit` items of one status (filters NULL = any), writes the audit row, and
-// lets the commit skip the WAL flush (see ReviewStore.claimIn for why that is safe).
+// lets the commit skip the WAL flush (see ReviewStore.claimPg for why that is safe).
 const PG_CLAIM = `
 CREATE OR REPLACE FUNCTION review_claim(p_reviewer BIGINT, p_until BIGINT, p_status TEXT, p_limit INTEGER,
   p_dataset TEXT, p_rule TEXT, p_source TEXT, p_at TEXT) RETURNS SETOF review_items LANGUAGE plpgsql AS $claim$
@@ -54,25 +54,4 @@ BEGIN
     SELECT p_at, p_reviewer, 'claim', NULL, '{"items":[' || string_agg(c.id::text, ',') || ']}' FROM c HAVING count(*) > 0)
   SELECT * FROM c;
 END $claim$;
--- Several claims in one round trip and one transaction, in order: claim k for reviewer
--- p_reviewers[k] takes up to p_limits[k] items from the statuses listed in p_statuses[k]
--- ('disputed,pending' for adjudicators). A later claim sees the leases an earlier one took.
-CREATE OR REPLACE FUNCTION review_claim_many(p_reviewers BIGINT[], p_limits INTEGER[], p_statuses TEXT[],
-  p_datasets TEXT[], p_rules TEXT[], p_sources TEXT[], p_until BIGINT, p_at TEXT) RETURNS TABLE (k INTEGER, item JSONB)
-  LANGUAGE plpgsql AS $many$
-DECLARE
-  st TEXT;
-  got INTEGER;
-  rc INTEGER;
-BEGIN
-  FOR i IN 1 .. coalesce(array_length(p_reviewers, 1), 0) LOOP
-    got := 0;
-    FOREACH st IN ARRAY string_to_array(p_statuses[i], ',') LOOP
-      EXIT WHEN got >= p_limits[i];
-      RETURN QUERY SELECT i, to_jsonb(c) FROM review_claim(p_reviewers[i], p_until, st, p_limits[i] - got, p_datasets[i], p_rules[i], p_sources[i], p_at) c;
-      GET DIAGNOSTICS rc = ROW_COUNT;
-      got := got + rc;
-    END LOOP;
-  END LOOP;
-END $many$;
 `;
