@@ -20,7 +20,11 @@ describe('sluice demo', () => {
       process.stdout.write = write;
     }
     expect(code).toBe(0);
-    const r = JSON.parse(out.join('')) as { steps: { step: string; rows: number; detail: string }[]; report: string };
+    const r = JSON.parse(out.join('')) as {
+      steps: { step: string; rows: number; detail: string }[];
+      report: string;
+      loop: { clicks: number; positives: number; examples: number; predictions: number; promoted: string; v1: string; v3: string; judged: Record<string, { log_loss: number }> };
+    };
     expect(r.steps.slice(0, 8).map((s) => [s.rows, s.detail.replace(/, report .*$/, '')])).toEqual([
       [20000, '7 damaged records planted'],
       [20000, '20005 records: 20000 accepted, 4 quarantined, 1 to review'],
@@ -43,6 +47,13 @@ describe('sluice demo', () => {
     for (const a of auc) expect(a).toBeGreaterThan(0.65);
     // 800 ads minus those never shown × 200 users, top 10 each.
     expect(step('score every ad').rows).toBe(2000);
+    // Closing the loop: every click the simulated users made is a positive example, exactly once;
+    // every prediction shown to a user is one example.
+    expect(r.loop.positives).toBe(r.loop.clicks);
+    expect(r.loop.examples).toBe(r.loop.predictions);
+    // v3 learned the world after the drift: better than v1 on fresh traffic, and promoted.
+    expect(r.loop.judged[r.loop.v3]!.log_loss).toBeLessThan(r.loop.judged[r.loop.v1]!.log_loss);
+    expect(r.loop.promoted).toBe(r.loop.v3);
     expect(readFileSync(r.report, 'utf8')).toContain('<svg');
   });
 });

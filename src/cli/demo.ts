@@ -16,6 +16,16 @@ import { generateWorld, SIZES, type DemoSize } from '../demo/world.ts';
 import { adsPipeline, clicksPipeline, impressionsPipeline } from '../demo/pipelines.ts';
 import { evaluate, mineHardNegatives, scoreAds, train } from '../demo/models.ts';
 import { simulateReview } from '../demo/reviewer.ts';
+import { DEMO_JOIN, goLive, runJoin, simulateUsers, tick } from '../demo/live.ts';
+import { freshTraffic } from '../demo/world.ts';
+import { MODEL } from '../demo/models.ts';
+import { importFiles } from '../io/import.ts';
+import { computeMetrics } from '../feedback/metrics/run.ts';
+import { buildTrainingData } from '../feedback/metrics/dataset.ts';
+import { metricsHtml } from '../feedback/metrics/html.ts';
+import YAML from 'yaml';
+import { parseRef } from '../core/ref.ts';
+import { scanSql } from '../core/dataset.ts';
 import { globals, intOption, output, table } from './common.ts';
 
 interface Step {
@@ -112,14 +122,88 @@ export function register(program: Command): void {
           rows: r.manifest.rows,
           detail: `${r.pairs.toLocaleString()} pairs → ${r.manifest.dataset}@${r.manifest.version}`,
         }));
-        output(g, { dir, report, steps }, () =>
+        // After launch: the world drifts; the server answers simulated users, the loop closes.
+        writeFileSync(join(dir, 'feedback.yaml'), YAML.stringify(DEMO_JOIN));
+        const users = Math.max(1000, Math.round(SIZES[opts.size as DemoSize] / 5));
+        const fresh = await timed('fresh after-launch traffic for judging models (held out)', async () => {
+          const path = await freshTraffic(duck, dir, Math.max(5000, users), opts.seed + 1);
+          return importFiles(project, { name: 'fresh', files: [path] }, runner);
+        }, (m) => ({ rows: m.rows, detail: `fresh@${m.version}: labeled by the drifted true model` }));
+        let lastEvent = 0;
+        const trafficAB = await timed('serve v2 and v1 in an A/B split to simulated users', async () => {
+          const live = await goLive(project, { model: MODEL, ab: [{ ref: v2.ref, weight: 0.5 }, { ref: v1.ref, weight: 0.5 }], tag: 'ab' });
+          try {
+            const t = await simulateUsers(live, { model: MODEL, users, perRequest: 20, seed: opts.seed, tag: 'ab' });
+            lastEvent = t.lastEventAt;
+            await tick(live, t.lastEventAt, 'ab');
+            return t;
+          } finally {
+            await live.close();
+          }
+        }, (t) => ({ rows: t.predictions, detail: `${t.requests} requests, ${t.predictions} predictions logged, ${t.clicks} clicks` }));
+        await timed('feedback join (exactly once) → labeled examples', () => runJoin(project), (r) => ({
+          rows: r.examples,
+          detail: `feedback@${r.versions.at(-1) ?? '-'}: ${r.counts.positives ?? '?'} positives, ${r.counts.negatives ?? '?'} negatives`,
+        }));
+        const before = await timed('live metrics per version and arm', () => computeMetrics(project, { drift: false }), (m) => ({
+          rows: m.groups.reduce((n, x) => n + x.n, 0),
+          detail: m.groups.map((x) => `${x.model}@${x.version} (${x.arm}): observed ${(100 * x.rate).toFixed(2)}% vs predicted ${(100 * x.mean_predicted).toFixed(2)}%`).join(' · '),
+        }));
+        const fbTrain = await timed('training data from feedback', () => buildTrainingData(project, { into: 'feedback-train' }), (m) => ({ rows: m.rows, detail: `${m.dataset}@${m.version}` }));
+        const v3 = await timed('train v3 on what users did after launch', () => train(project, `${fbTrain.dataset}@${fbTrain.version}`, undefined, opts.seed, 'label'), (t) => ({
+          rows: t.result.rows,
+          detail: `${t.ref}: train log loss ${t.result.metrics.log_loss.toFixed(4)}`,
+        }));
+        const judged: Record<string, Awaited<ReturnType<typeof evaluate>>> = {};
+        await timed('judge v1, v2, v3 on fresh after-launch traffic', async () => {
+          for (const m of [v1.ref, v2.ref, v3.ref]) judged[m] = await evaluate(project, runner, m, `fresh@${fresh.version}`);
+          return judged;
+        }, (h) => ({ rows: h[v1.ref]!.rows, detail: Object.entries(h).map(([m, x]) => `${m} log loss ${x.log_loss.toFixed(4)} AUC ${x.auc.toFixed(3)}`).join(' · ') }));
+        const incumbent = judged[v2.ref]!.log_loss <= judged[v1.ref]!.log_loss ? v2.ref : v1.ref;
+        const promoted = judged[v3.ref]!.log_loss < judged[incumbent]!.log_loss ? v3.ref : incumbent;
+        const trafficShadow = await timed(`shadow-score v3 beside ${incumbent}; promote ${promoted}`, async () => {
+          const live = await goLive(project, { model: incumbent, shadow: v3.ref, tag: 'shadow' });
+          try {
+            const t = await simulateUsers(live, { model: MODEL, users: Math.round(users / 2), perRequest: 20, seed: opts.seed + 2, tag: 'shadow' });
+            lastEvent = Math.max(lastEvent, t.lastEventAt);
+            await tick(live, lastEvent, 'shadow');
+            return t;
+          } finally {
+            await live.close();
+          }
+        }, (t) => ({ rows: t.predictions, detail: `${t.predictions} answered by ${incumbent}, the same scored by ${v3.ref} in the shadow (logged, never shown)` }));
+        void trafficShadow;
+        const trafficAfter = await timed(`serve ${promoted} to simulated users`, async () => {
+          const live = await goLive(project, { model: promoted, tag: 'after' });
+          try {
+            const t = await simulateUsers(live, { model: MODEL, users, perRequest: 20, seed: opts.seed + 3, tag: 'after' });
+            lastEvent = Math.max(lastEvent, t.lastEventAt);
+            await tick(live, lastEvent, 'after');
+            return t;
+          } finally {
+            await live.close();
+          }
+        }, (t) => ({ rows: t.predictions, detail: `${t.predictions} predictions, ${t.clicks} clicks` }));
+        await timed('feedback join again', () => runJoin(project), (r) => ({ rows: r.examples, detail: `feedback@${r.versions.at(-1) ?? '-'}` }));
+        const after = await timed('live metrics, before and after', () => computeMetrics(project, { drift: false }), (m) => ({
+          rows: m.groups.reduce((n, x) => n + x.n, 0),
+          detail: m.groups.map((x) => `${x.model}@${x.version} (${x.arm}) log loss ${x.log_loss.toFixed(4)}`).join(' · '),
+        }));
+        writeFileSync(join(dir, 'metrics.html'), metricsHtml(after, 'sluice demo: live metrics'));
+        void before;
+        const clicks = trafficAB.clicks + trafficShadow.clicks + trafficAfter.clicks;
+        const fb = await project.catalog.resolve(parseRef('feedback'));
+        const [labels] = await duck.all<{ positives: number; examples: number }>(
+          `SELECT count(*) FILTER (label = 1) AS positives, count(*) AS examples FROM (${scanSql(project.dataDir, fb)}) WHERE NOT ends_with(prediction_id, '/shadow')`,
+        );
+        const loop = { clicks, positives: labels!.positives, examples: labels!.examples, predictions: trafficAB.predictions + trafficShadow.predictions + trafficAfter.predictions, promoted, judged, v1: v1.ref, v2: v2.ref, v3: v3.ref };
+        output(g, { dir, report, steps, loop }, () =>
           [
             '',
             table(steps.map((s) => [s.step, s.rows, s.seconds.toFixed(2), s.detail]), ['step', 'rows', 'seconds', 'what happened']),
             '',
             `project: ${dir}`,
             `look at: ${report} · sluice --project ${opts.dir} datasets · sluice --project ${opts.dir} review serve (after: review add-reviewer you)`,
-            'next in the loop (not built yet): train, mine hard examples, score, serve, feedback',
           ].join('\n'),
         );
       } finally {

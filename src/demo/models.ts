@@ -36,8 +36,8 @@ export interface Trained {
   result: TrainResult;
 }
 
-export async function train(project: Project, data: string, val: string, seed: number, arch: 'logistic' | 'mlp' = 'logistic'): Promise<Trained> {
-  const result = await trainBaseline(project, { baseline: arch, features: FEATURES, data, val, label: LABEL, name: MODEL, seed, epochs: 30, patience: 3 });
+export async function train(project: Project, data: string, val: string | undefined, seed: number, label = LABEL): Promise<Trained> {
+  const result = await trainBaseline(project, { baseline: 'logistic', features: FEATURES, data, ...(val ? { val } : {}), label, name: MODEL, seed, epochs: 30, patience: 3 });
   return { ref: result.model, result };
 }
 
