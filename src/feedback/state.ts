@@ -57,6 +57,9 @@ export function openFeedbackDb(project: Project): SqlDb {
 }
 
 export async function ensureSchema(db: SqlDb): Promise<void> {
+  // The join state outgrows SQLite's 2 MB default page cache at a few hundred thousand predictions;
+  // random primary-key inserts then wait on I/O. This connection only.
+  if (db.dialect === 'sqlite') await db.exec('PRAGMA cache_size = -262144; PRAGMA temp_store = MEMORY');
   await db.exec(DDL);
   await db.run(
     `INSERT INTO fb_progress (id, instance, pred_seq, event_seq, batch, published) VALUES (1, ?, 0, 0, 0, 0) ON CONFLICT (id) DO NOTHING`,

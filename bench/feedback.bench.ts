@@ -1,0 +1,157 @@
+// bench/feedback: 10M predictions and 1M outcome events (1M / 100k with --quick; duplicates,
+// disorder, late and early events) in the project's file logs. Ours: `feedback run --once`'s
+// exactly-once incremental join (SQLite state, one transaction per batch, publish to feedback@N).
+// Anchor, same run and same data: the DuckDB batch join (oracle.ts) producing the same examples,
+// checked equal. Then latency: events offered at 100k/s to a running join; an entry's latency is
+// the time from its append to the commit of the batch that folded it (p99 over entries whose batch
+// decided positives, and over batches whose watermark closed windows: negatives).
+import { join } from 'node:path';
+import { rmSync } from 'node:fs';
+import { Project } from '../src/core/project.ts';
+import { openJoin } from '../src/feedback/open.ts';
+import { batchJoin } from '../src/feedback/oracle.ts';
+import { runFeedback } from '../src/feedback/run.ts';
+import { parseJoinSpec } from '../src/feedback/spec.ts';
+import { FileEventLog } from '../src/log/file-log.ts';
+import { diffExamples, loadPublished, OracleFeed, runOracle } from '../test/feedback/harness.ts';
+import { generate, TEST_SPEC } from '../test/feedback/gen.ts';
+import { median, type Bench, type Measure } from './lib.ts';
+
+async function freshProject(dir: string): Promise<Project> {
+  rmSync(dir, { recursive: true, force: true });
+  Project.init(dir, 'fbbench');
+  return Project.open(dir);
+}
+
+function p99(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.min(s.length - 1, Math.floor(s.length * 0.99))]! : NaN;
+}
+
+async function throughput(dir: string, nPreds: number, log: (m: string) => void): Promise<Measure> {
+  const project = await freshProject(join(dir, 'throughput'));
+  const logDir = join(project.root, '.sluice', 'logs');
+  const logs = { predictions: await FileEventLog.open<unknown>(join(logDir, 'predictions'), 'predictions'), events: await FileEventLog.open<unknown>(join(logDir, 'events'), 'events') };
+  const feed = new OracleFeed(project.root, TEST_SPEC);
+  let t = performance.now();
+  // ~0.1 outcome events per prediction (before duplicates), as the issue's 10M : 1M
+  await feed.append(generate({ predictions: nPreds, seed: 3, entry: 5000, spacing: 100, outcomeRate: 0.11 }), logs);
+  const files = await feed.close();
+  const records = feed.counts.predictions + feed.counts.events;
+  log(`generated ${feed.counts.predictions} predictions, ${feed.counts.events} events in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  const duck = await project.duck();
+  await runOracle(duck, TEST_SPEC, files); // loads the tables (and warms up)
+  t = performance.now();
+  await batchJoin(duck, TEST_SPEC);
+  const anchorS = (performance.now() - t) / 1000;
+  const { join: fj, db } = await openJoin(project, TEST_SPEC);
+  t = performance.now();
+  const s = await runFeedback(project, fj, logs, { once: true, batchRecords: 50_000 });
+  const oursS = (performance.now() - t) / 1000;
+  await loadPublished(project, duck);
+  const d = await diffExamples(duck);
+  const same = d.onlyA.length === 0 && d.onlyB.length === 0 && d.a === d.b;
+  log(`ours ${oursS.toFixed(1)} s (${s.batches} batches, ${s.examples} examples, versions ${s.versions.length}); batch join ${anchorS.toFixed(2)} s; same examples: ${same}`);
+  await db.close();
+  await logs.predictions.close();
+  await logs.events.close();
+  await project.close();
+  return {
+    name: `exactly-once join of ${(feed.counts.predictions / 1e6).toFixed(1)}M predictions + ${(feed.counts.events / 1e6).toFixed(2)}M events`,
+    unit: 'records/s',
+    ours: records / oursS,
+    anchor: records / anchorS,
+    anchorName: 'DuckDB batch join',
+    goal: 1 / 20,
+    notes: { same_examples: String(same), examples: d.a, ours_s: oursS.toFixed(1), anchor_s: anchorS.toFixed(2) },
+  };
+}
+
+/** Events offered at `rate`/s for `seconds` to a running join; event time runs 60× wall time so windows close. */
+async function latency(dir: string, rate: number, seconds: number, log: (m: string) => void): Promise<Measure[]> {
+  const project = await freshProject(join(dir, 'latency'));
+  const logDir = join(project.root, '.sluice', 'logs');
+  const logs = { predictions: await FileEventLog.open<unknown>(join(logDir, 'predictions'), 'predictions'), events: await FileEventLog.open<unknown>(join(logDir, 'events'), 'events') };
+  const spec = parseJoinSpec({ ...TEST_SPEC, window: '1m', lateness: 0, watermark_delay: '1s', rules: [{ type: 'click', label: 1 }], publish: { dataset: 'feedback', every: '1h' } });
+  const T0 = Date.UTC(2026, 10, 1);
+  const nPreds = rate * seconds;
+  const { join: fj, db } = await openJoin(project, spec);
+  // predictions first (their times spread over the run's event time), then the live events
+  for (let i = 0; i < nPreds; i += 5000) {
+    const recs = [];
+    for (let j = i; j < Math.min(nPreds, i + 5000); j++) recs.push({ prediction_id: `p${j}`, time: T0 + Math.floor((j / nPreds) * seconds * 60_000), model: 'ctr', version: 1, arm: 'main', fields: { ad: `a${j % 100}` }, outputs: { score: 0.3 } });
+    await logs.predictions.append(`p-${i}`, recs);
+  }
+  await runFeedback(project, fj, logs, { once: true });
+  const appended = new Map<number, { at: number; clicks: number }>();
+  const lat: { pos: number[]; neg: number[] } = { pos: [], neg: [] };
+  let lastSeen = 0;
+  const stop = new AbortController();
+  const running = runFeedback(project, fj, logs, {
+    signal: stop.signal,
+    batchRecords: 50_000,
+    waitMs: 5,
+    onBatch: (b) => void b,
+  });
+  // watch commits: an entry's latency ends when the stored event cursor passes it
+  const watcher = (async () => {
+    while (!stop.signal.aborted) {
+      const p = await fj.progress();
+      const now = Date.now();
+      for (let s = lastSeen + 1; s <= p.event_seq; s++) {
+        const a = appended.get(s);
+        if (a) (a.clicks ? lat.pos : lat.neg).push(now - a.at);
+      }
+      lastSeen = Math.max(lastSeen, p.event_seq);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  })();
+  const perEntry = rate / 100; // 100 entries a second
+  const start = Date.now();
+  let e = 0;
+  for (let k = 0; k < seconds * 100; k++) {
+    const due = start + k * 10;
+    if (Date.now() < due) await new Promise((r) => setTimeout(r, due - Date.now()));
+    const elapsed = Date.now() - start;
+    const te = T0 + elapsed * 60; // event time 60× wall time
+    const recs = [];
+    let clicks = 0;
+    for (let j = 0; j < perEntry; j++, e++) {
+      // clicks on recent predictions (positives); every 4th event an impression that only moves the watermark
+      const target = Math.max(0, Math.floor(((te - T0) / (seconds * 60_000)) * nPreds) - 1 - (e % 1000));
+      const click = e % 4 !== 0;
+      if (click) clicks++;
+      recs.push({ event_id: `e${e}`, prediction_id: `p${target}`, type: click ? 'click' : 'impression', time: te });
+    }
+    const r = await logs.events.append(`e-${k}`, recs);
+    appended.set(r.seq, { at: Date.now(), clicks });
+  }
+  const offeredS = (Date.now() - start) / 1000;
+  // let the join catch up, then stop
+  const head = await logs.events.head();
+  while ((await fj.progress()).event_seq < head) await new Promise((r) => setTimeout(r, 20));
+  await new Promise((r) => setTimeout(r, 50));
+  stop.abort();
+  await running;
+  await watcher;
+  const counts = await db.all<{ name: string; n: number }>(`SELECT name, n FROM fb_counts WHERE name IN ('positives', 'negatives')`);
+  log(`offered ${e} events in ${offeredS.toFixed(1)} s (${Math.round(e / offeredS)}/s); ${counts.map((c) => `${c.name} ${c.n}`).join(', ')}; entry latency median ${median([...lat.pos, ...lat.neg])} ms`);
+  await db.close();
+  await logs.predictions.close();
+  await logs.events.close();
+  await project.close();
+  const posP99 = p99(lat.pos) / 1000;
+  return [
+    { name: `positive → example latency p99 at ${Math.round(e / offeredS / 1000)}k events/s offered`, unit: 's (lower is better)', ours: posP99, anchor: 1, anchorName: 'goal', goal: undefined, notes: { entries: lat.pos.length, median_ms: median(lat.pos) } },
+  ];
+}
+
+export const bench: Bench = {
+  name: 'feedback: exactly-once prediction⋈outcome join vs DuckDB batch join; latency at 100k events/s',
+  async run(ctx) {
+    const out: Measure[] = [];
+    out.push(await throughput(ctx.dir, ctx.quick ? 1_000_000 : 10_000_000, ctx.log));
+    out.push(...(await latency(ctx.dir, 100_000, ctx.quick ? 3 : 10, ctx.log)));
+    return out;
+  },
+};
