@@ -13,6 +13,7 @@ const BENCHES: Record<string, () => Promise<Bench>> = {
   infer: async () => (await import('./infer.bench.ts')).bench,
   analyze: async () => (await import('./analyze.bench.ts')).bench,
   review: async () => (await import('./review.bench.ts')).bench,
+  feedback: async () => (await import('./feedback.bench.ts')).bench,
   score: async () => (await import('./score.bench.ts')).bench,
   serve: async () => (await import('./serve.bench.ts')).bench,
   train: async () => (await import('./train.bench.ts')).bench,
