@@ -1,6 +1,6 @@
 // Turns metrics state into metrics: merges state rows into groups (e.g. per version × arm × day ×
 // slice value) and computes rate, calibration, log loss, AUC and ranked-answer figures from the sums.
-import { BINS, type MetricsState } from './state.ts';
+import { BINS, keyString, type MetricsState } from './state.ts';
 
 /** The additive sums of one group (state rows merged). */
 export interface Agg {
@@ -54,45 +54,59 @@ export function emptyAgg(): Agg {
   return { n: 0, pos: 0, sum_score: 0, sum_score2: 0, sum_ll: 0, sum_ll2: 0, ranked: 0, binN: z(), binPos: z(), binScore: z(), picked: new Map() };
 }
 
+type Key = { model: string; version: number; arm: string; bucket: number; slice_field: string; slice_value: string };
+
 /**
  * Merges state rows into groups named by `groupOf` (a row for which it returns undefined is left out).
  * Example: `mergeState(s, (k) => k.slice_field === '*' ? `${k.version}/${k.arm}` : undefined)`.
  */
-export function mergeState<K extends { model: string; version: number; arm: string; bucket: number; slice_field: string; slice_value: string }>(
-  state: MetricsState,
-  groupOf: (k: K) => string | undefined,
-): Map<string, Agg> {
-  const out = new Map<string, Agg>();
-  const get = (k: K) => {
-    const g = groupOf(k);
-    if (g === undefined) return undefined;
-    let a = out.get(g);
-    if (!a) out.set(g, (a = emptyAgg()));
-    return a;
+export function mergeState(state: MetricsState, groupOf: (k: Key) => string | undefined): Map<string, Agg> {
+  return mergeStateBy(state, [groupOf])[0]!;
+}
+
+/** Several groupings in one pass over the state (the bins are most of it: each is keyed once). */
+export function mergeStateBy(state: MetricsState, groupings: ((k: Key) => string | undefined)[]): Map<string, Agg>[] {
+  const outs = groupings.map(() => new Map<string, Agg>());
+  // every state row of one cell (its bins, its positions) falls in the cell's groups: found once per cell
+  const targets = new Map<string, Agg[]>();
+  const of = (k: Key): Agg[] => {
+    const ks = keyString(k);
+    let t = targets.get(ks);
+    if (!t) {
+      t = [];
+      groupings.forEach((groupOf, i) => {
+        const g = groupOf(k);
+        if (g === undefined) return;
+        let a = outs[i]!.get(g);
+        if (!a) outs[i]!.set(g, (a = emptyAgg()));
+        t!.push(a);
+      });
+      targets.set(ks, t);
+    }
+    return t;
   };
   for (const c of state.cells) {
-    const a = get(c as unknown as K);
-    if (!a) continue;
-    a.n += Number(c.n);
-    a.pos += Number(c.pos);
-    a.sum_score += Number(c.sum_score);
-    a.sum_score2 += Number(c.sum_score2);
-    a.sum_ll += Number(c.sum_ll);
-    a.sum_ll2 += Number(c.sum_ll2);
-    a.ranked += Number(c.ranked);
+    for (const a of of(c)) {
+      a.n += Number(c.n);
+      a.pos += Number(c.pos);
+      a.sum_score += Number(c.sum_score);
+      a.sum_score2 += Number(c.sum_score2);
+      a.sum_ll += Number(c.sum_ll);
+      a.sum_ll2 += Number(c.sum_ll2);
+      a.ranked += Number(c.ranked);
+    }
   }
   for (const b of state.bins) {
-    const a = get(b as unknown as K);
-    if (!a) continue;
-    a.binN[b.bin] = a.binN[b.bin]! + Number(b.n);
-    a.binPos[b.bin] = a.binPos[b.bin]! + Number(b.pos);
-    a.binScore[b.bin] = a.binScore[b.bin]! + Number(b.sum_score);
+    for (const a of of(b)) {
+      a.binN[b.bin] = a.binN[b.bin]! + Number(b.n);
+      a.binPos[b.bin] = a.binPos[b.bin]! + Number(b.pos);
+      a.binScore[b.bin] = a.binScore[b.bin]! + Number(b.sum_score);
+    }
   }
   for (const p of state.positions) {
-    const a = get(p as unknown as K);
-    if (a) a.picked.set(Number(p.picked), (a.picked.get(Number(p.picked)) ?? 0) + Number(p.n));
+    for (const a of of(p)) a.picked.set(Number(p.picked), (a.picked.get(Number(p.picked)) ?? 0) + Number(p.n));
   }
-  return out;
+  return outs;
 }
 
 /** AUC on binned scores: P(score of a positive > score of a negative), ties (same bin) counting ½. */

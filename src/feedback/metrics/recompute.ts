@@ -6,7 +6,7 @@ import type { Manifest } from '../../core/manifest.ts';
 import { UsageError } from '../../core/errors.ts';
 import { ident, lit, type DuckSession } from '../../engine/duckdb.ts';
 import { FEEDBACK_COLUMNS } from '../records.ts';
-import { ALL, BINS, EPS, HOUR_MS, MAX_VALUE_LENGTH, type BinRow, type Cell, type MetricsState, type PositionRow } from './state.ts';
+import { ALL, BINS, EPS, HOUR_MS, keyString, MAX_VALUE_LENGTH, type Cell, type CellKey, type MetricsState, type PositionRow } from './state.ts';
 
 /** The column a logged field is stored in (a field named like a fixed column gets a `field_` prefix). */
 export function fieldColumn(field: string): string {
@@ -20,30 +20,64 @@ export interface StateFilter {
 }
 
 /** The per-example expressions, written once so cells and bins read the same values. */
-function baseSql(rel: string, slices: string[], f: StateFilter): string {
+function baseSql(rel: string, slices: string[], f: StateFilter, bucketMs: number): string {
   const p = `greatest(${EPS}, least(${1 - EPS}, score))`;
-  const where = [`score IS NOT NULL`, ...(f.model ? [`model = ${lit(f.model)}`] : []), ...(f.since !== undefined ? [`epoch_ms(predicted_at) >= ${Math.floor(f.since)}`] : [])];
+  const where = [`score IS NOT NULL`, ...(f.model ? [`model = ${lit(f.model)}`] : []), ...(f.since !== undefined ? [`epoch_ms(predicted_at) >= ${Math.floor(f.since / HOUR_MS) * HOUR_MS}`] : [])];
   const sliceCols = slices.map((s, i) => `coalesce(left(${ident(fieldColumn(s))}::VARCHAR, ${MAX_VALUE_LENGTH}), '(null)') AS __s${i}`);
-  return `SELECT model, model_version::BIGINT AS version, arm, (epoch_ms(predicted_at) // ${HOUR_MS}) * ${HOUR_MS} AS bucket,
+  return `SELECT model, model_version::BIGINT AS version, arm, (epoch_ms(predicted_at) // ${bucketMs}) * ${bucketMs} AS bucket,
     label, score, least(${BINS - 1}, floor(least(greatest(score, 0), 1) * ${BINS}))::INTEGER AS bin,
     CASE WHEN label = 1 THEN -ln(${p}) ELSE -ln(1 - ${p}) END AS ll,
     shown_count, picked_position${sliceCols.map((c) => `, ${c}`).join('')}
     FROM (${rel}) WHERE ${where.join(' AND ')}`;
 }
 
-function groupingSets(slices: string[], extra: string[]): string {
+/** One grouping set per slice field, and (withAll, or without slices) one for the ALL slice. */
+function groupingSets(slices: string[], extra: string[], withAll: boolean): string {
   const base = ['model', 'version', 'arm', 'bucket', ...extra];
-  const sets = [base, ...slices.map((_, i) => [...base, `__s${i}`])];
+  const sets = [...(withAll || !slices.length ? [base] : []), ...slices.map((_, i) => [...base, `__s${i}`])];
   return `GROUPING SETS (${sets.map((s) => `(${s.join(', ')})`).join(', ')})`;
 }
 
-/** Names the slice of a grouping-set row: the one slice column it was grouped by, or ALL. */
-function sliceOf(r: Record<string, unknown>, slices: string[]): { slice_field: string; slice_value: string } {
-  for (let i = 0; i < slices.length; i++) if (Number(r[`__g${i}`]) === 0) return { slice_field: slices[i]!, slice_value: String(r[`__s${i}`]) };
-  return { slice_field: ALL, slice_value: '' };
+/** Rows of a per-slice result, plus the ALL slice summed from the first slice field's rows. */
+function withAll<R extends CellKey>(r: Record<string, unknown[]>, slices: string[], row: (k: CellKey, i: number) => R, sub: (x: R) => string, add: (into: R, x: R) => void): R[] {
+  const at = keysOf(r, slices);
+  const out: R[] = [];
+  const all = new Map<string, R>();
+  const n = (r.n as unknown[]).length;
+  for (let i = 0; i < n; i++) {
+    const x = row(at(i), i);
+    out.push(x);
+    if (slices.length && x.slice_field === slices[0]) {
+      const k = { model: x.model, version: x.version, arm: x.arm, bucket: x.bucket, slice_field: ALL, slice_value: '' };
+      const ks = `${keyString(k)}\x1f${sub(x)}`;
+      const a = all.get(ks);
+      if (a) add(a, x);
+      else all.set(ks, { ...x, slice_field: ALL, slice_value: '' });
+    }
+  }
+  return [...out, ...all.values()];
 }
 
-export async function stateFromDataset(duck: DuckSession, dataDir: string, m: Manifest, slices: string[], filter: StateFilter = {}): Promise<MetricsState> {
+/** The cell key of row i of a grouping-sets result: its slice is the one slice column it was grouped by, or ALL. */
+function keysOf(r: Record<string, unknown[]>, slices: string[]): (i: number) => CellKey {
+  return (i) => {
+    let slice = { slice_field: ALL, slice_value: '' };
+    for (let s = 0; s < slices.length; s++) if (Number(r[`__g${s}`]![i]) === 0) slice = { slice_field: slices[s]!, slice_value: String(r[`__s${s}`]![i]) };
+    return { model: String(r.model![i]), version: Number(r.version![i]), arm: String(r.arm![i]), bucket: Number(r.bucket![i]), ...slice };
+  };
+}
+
+/** A query's result as columns of JS values (much faster than row objects for 10⁵ rows and more). */
+async function columns(duck: DuckSession, sql: string): Promise<Record<string, unknown[]>> {
+  return (await duck.conn.runAndReadAll(sql)).getColumnsObjectJS() as Record<string, unknown[]>;
+}
+
+/**
+ * The state of a feedback version; `bucketMs` (a multiple of an hour) coarsens the time buckets when
+ * only coarser figures are wanted (a day: 24× fewer rows), which gives the same figures per day.
+ * As in the incremental state, `since` keeps the whole hour that holds it.
+ */
+export async function stateFromDataset(duck: DuckSession, dataDir: string, m: Manifest, slices: string[], filter: StateFilter = {}, bucketMs = HOUR_MS): Promise<MetricsState> {
   const names = new Set(m.schema.map((c) => c.name));
   for (const c of ['model', 'model_version', 'arm', 'predicted_at', 'label', 'score']) {
     if (!names.has(c)) throw new UsageError(`${m.dataset}@${m.version} has no column ${c}: it is not a feedback dataset`, { hint: 'pass a version made by `sluice feedback run`' });
@@ -51,37 +85,36 @@ export async function stateFromDataset(duck: DuckSession, dataDir: string, m: Ma
   for (const s of slices) {
     if (!names.has(fieldColumn(s))) throw new UsageError(`${m.dataset}@${m.version} has no logged field ${JSON.stringify(s)} to slice by`, { hint: `fields: ${m.schema.map((c) => c.name).filter((c) => !(c in FEEDBACK_COLUMNS) && !c.startsWith('_')).join(', ') || '(none)'}` });
   }
-  const base = baseSql(scanSql(dataDir, m), slices, filter);
+  const base = baseSql(scanSql(dataDir, m), slices, filter, bucketMs);
   const gcols = slices.map((_, i) => `, __s${i}, GROUPING(__s${i}) AS __g${i}`).join('');
-  // One pass per bin: cells are sums of their bins (rolled up below), so the data is scanned once for both.
-  const rows = await duck.all<Record<string, number | string>>(
-    `SELECT model, version, arm, bucket, bin${gcols}, count(*) AS n, sum(label)::BIGINT AS pos, sum(score) AS sum_score,
-       sum(score * score) AS sum_score2, sum(ll) AS sum_ll, sum(ll * ll) AS sum_ll2, count(shown_count) AS ranked
-     FROM (${base}) GROUP BY ${groupingSets(slices, ['bin'])}`,
+  const keyCols = `model, version::DOUBLE AS version, arm, bucket::DOUBLE AS bucket`;
+  // Three passes, each as cheap as it can be: cells (few groups, every sum); bins and positions at
+  // the finest level per slice field only (few sums), their ALL slice rolled up here from the first
+  // field's rows (each example has exactly one value of it). One pass grouping everything by bin
+  // with every sum and an ALL set measured ~1.5× slower.
+  const c = await columns(
+    duck,
+    `SELECT ${keyCols}${gcols}, count(*)::DOUBLE AS n, sum(label)::DOUBLE AS pos, sum(score) AS sum_score, sum(score * score) AS sum_score2,
+       sum(ll) AS sum_ll, sum(ll * ll) AS sum_ll2, count(shown_count)::DOUBLE AS ranked FROM (${base}) GROUP BY ${groupingSets(slices, [], true)}`,
   );
-  const cells = new Map<string, Cell>();
-  const bins: BinRow[] = [];
-  for (const r of rows) {
-    const key = { model: String(r.model), version: Number(r.version), arm: String(r.arm), bucket: Number(r.bucket), ...sliceOf(r, slices) };
-    bins.push({ ...key, bin: Number(r.bin), n: Number(r.n), pos: Number(r.pos), sum_score: Number(r.sum_score) });
-    const ks = JSON.stringify(key);
-    let c = cells.get(ks);
-    if (!c) cells.set(ks, (c = { ...key, n: 0, pos: 0, sum_score: 0, sum_score2: 0, sum_ll: 0, sum_ll2: 0, ranked: 0 }));
-    c.n += Number(r.n);
-    c.pos += Number(r.pos);
-    c.sum_score += Number(r.sum_score);
-    c.sum_score2 += Number(r.sum_score2);
-    c.sum_ll += Number(r.sum_ll);
-    c.sum_ll2 += Number(r.sum_ll2);
-    c.ranked += Number(r.ranked);
+  const cellAt = keysOf(c, slices);
+  const cells: Cell[] = [];
+  for (let i = 0; i < (c.n as number[]).length; i++) {
+    const v = (name: string) => (c[name] as number[])[i]!;
+    cells.push({ ...cellAt(i), n: v('n'), pos: v('pos'), sum_score: v('sum_score'), sum_score2: v('sum_score2'), sum_ll: v('sum_ll'), sum_ll2: v('sum_ll2'), ranked: v('ranked') });
   }
-  const positions: PositionRow[] = names.has('picked_position')
-    ? (
-        await duck.all<Record<string, number | string>>(
-          `SELECT model, version, arm, bucket, picked_position AS picked${gcols}, count(*) AS n
-           FROM (${base}) WHERE shown_count IS NOT NULL AND picked_position IS NOT NULL GROUP BY ${groupingSets(slices, ['picked_position'])}`,
-        )
-      ).map((r) => ({ model: String(r.model), version: Number(r.version), arm: String(r.arm), bucket: Number(r.bucket), ...sliceOf(r, slices), picked: Number(r.picked), n: Number(r.n) }))
-    : [];
-  return { cells: [...cells.values()], bins, positions };
+  const b = await columns(duck, `SELECT ${keyCols}, bin${gcols}, count(*)::DOUBLE AS n, sum(label)::DOUBLE AS pos, sum(score) AS sum_score FROM (${base}) GROUP BY ${groupingSets(slices, ['bin'], false)}`);
+  const bins = withAll(b, slices, (k, i) => ({ ...k, bin: (b.bin as number[])[i]!, n: (b.n as number[])[i]!, pos: (b.pos as number[])[i]!, sum_score: (b.sum_score as number[])[i]! }), (r) => String(r.bin), (into, r) => {
+    into.n += r.n;
+    into.pos += r.pos;
+    into.sum_score += r.sum_score;
+  });
+  let positions: PositionRow[] = [];
+  if (names.has('picked_position')) {
+    const p = await columns(duck, `SELECT ${keyCols}, picked_position AS picked${gcols}, count(*)::DOUBLE AS n FROM (${base}) WHERE shown_count IS NOT NULL AND picked_position IS NOT NULL GROUP BY ${groupingSets(slices, ['picked_position'], false)}`);
+    positions = withAll(p, slices, (k, i) => ({ ...k, picked: (p.picked as number[])[i]!, n: (p.n as number[])[i]! }), (r) => String(r.picked), (into, r) => {
+      into.n += r.n;
+    });
+  }
+  return { cells, bins, positions };
 }

@@ -9,6 +9,7 @@ import { openFeedbackDb, readState } from './read.ts';
 import { stateFromDataset, type StateFilter } from './recompute.ts';
 import { servingDrift } from './serving-drift.ts';
 import { summarize, type Granularity, type MetricsSummary } from './summary.ts';
+import { HOUR_MS } from './state.ts';
 
 export const FEEDBACK_DATASET = 'feedback';
 
@@ -55,7 +56,8 @@ export async function computeMetrics(project: Project, o: MetricsOptions = {}): 
   if (!summary) {
     feedback = o.from ? await project.catalog.resolve(parseRef(o.from)) : await latestFeedback();
     if (!feedback) throw new UsageError('no feedback to measure: the incremental state is empty and there is no feedback dataset', { hint: 'run `sluice feedback run` first, or pass --from <feedback dataset@version>' });
-    const state = await stateFromDataset(await project.duck(), project.dataDir, feedback, o.slices ?? [], filter);
+    // only the figures per day (or hour) are shown, so the state is built at that step
+    const state = await stateFromDataset(await project.duck(), project.dataDir, feedback, o.slices ?? [], filter, opts.granularity === 'day' ? 24 * HOUR_MS : HOUR_MS);
     summary = summarize(state, { source: `${feedback.dataset}@${feedback.version}`, ...opts });
   }
   if (o.drift !== false) {

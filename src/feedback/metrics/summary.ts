@@ -1,7 +1,7 @@
 // The metrics summary a person reads (CLI, HTML report, web page): per model version × arm overall,
 // over time, per slice value, and the A/B comparison of two arms — all finalized from one state.
 import { compareArms, type Comparison } from './compare.ts';
-import { finalize, mergeState, type Metrics } from './finalize.ts';
+import { finalize, mergeStateBy, type Agg, type Metrics } from './finalize.ts';
 import { ALL, HOUR_MS, type MetricsState } from './state.ts';
 import type { ServingDrift } from './serving-drift.ts';
 
@@ -59,28 +59,34 @@ const split = (g: string) => JSON.parse(g) as [string, number, string, ...unknow
 export function summarize(state: MetricsState, o: { source: string; granularity?: Granularity; compare?: [string, string] }): MetricsSummary {
   const granularity = o.granularity ?? 'day';
   const step = granularity === 'day' ? DAY_MS : HOUR_MS;
-  const groups: GroupMetrics[] = [...mergeState(state, (k) => (k.slice_field === ALL ? JSON.stringify([k.model, k.version, k.arm]) : undefined))]
+  // one pass over the state for the four groupings: per version × arm, × time, × slice value, per arm
+  const [byGroup, byTime, bySlice, arms] = mergeStateBy(state, [
+    (k) => (k.slice_field === ALL ? JSON.stringify([k.model, k.version, k.arm]) : undefined),
+    (k) => (k.slice_field === ALL ? JSON.stringify([k.model, k.version, k.arm, Math.floor(k.bucket / step) * step]) : undefined),
+    (k) => (k.slice_field === ALL ? undefined : JSON.stringify([k.model, k.version, k.arm, k.slice_field, k.slice_value])),
+    // A/B compares arms (whatever version each served), so one arm's versions are merged
+    (k) => (k.slice_field === ALL ? JSON.stringify([k.model, 0, k.arm]) : undefined),
+  ]) as [Map<string, Agg>, Map<string, Agg>, Map<string, Agg>, Map<string, Agg>];
+  const groups: GroupMetrics[] = [...byGroup]
     .map(([g, a]) => {
       const [model, version, arm] = split(g);
       return { model, version, arm, ...finalize(a) };
     })
     .sort((x, y) => (x.model < y.model ? -1 : x.model > y.model ? 1 : x.version - y.version || (x.arm < y.arm ? -1 : x.arm > y.arm ? 1 : 0)));
-  const timeline: TimePoint[] = [...mergeState(state, (k) => (k.slice_field === ALL ? JSON.stringify([k.model, k.version, k.arm, Math.floor(k.bucket / step) * step]) : undefined))]
+  const timeline: TimePoint[] = [...byTime]
     .map(([g, a]) => {
       const [model, version, arm, t] = split(g);
       const m = finalize(a);
       return { model, version, arm, time: new Date(t as number).toISOString(), n: m.n, rate: m.rate, mean_predicted: m.mean_predicted, log_loss: m.log_loss, auc: m.auc, ece: m.ece };
     })
     .sort((x, y) => (x.time < y.time ? -1 : x.time > y.time ? 1 : x.version - y.version || (x.arm < y.arm ? -1 : 1)));
-  const slices: SliceMetrics[] = [...mergeState(state, (k) => (k.slice_field === ALL ? undefined : JSON.stringify([k.model, k.version, k.arm, k.slice_field, k.slice_value])))]
+  const slices: SliceMetrics[] = [...bySlice]
     .map(([g, a]) => {
       const [model, version, arm, field, value] = split(g);
       const m = finalize(a);
       return { field: field as string, value: value as string, model, version, arm, n: m.n, rate: m.rate, mean_predicted: m.mean_predicted, log_loss: m.log_loss, auc: m.auc, ece: m.ece };
     })
     .sort((x, y) => (x.field < y.field ? -1 : x.field > y.field ? 1 : x.value < y.value ? -1 : x.value > y.value ? 1 : x.version - y.version || (x.arm < y.arm ? -1 : 1)));
-  // A/B compares arms (whatever version each served), so one arm's versions are merged.
-  const arms = mergeState(state, (k) => (k.slice_field === ALL ? JSON.stringify([k.model, 0, k.arm]) : undefined));
   const byModel = new Map<string, Map<string, Metrics>>();
   for (const [g, a] of arms) {
     const [model, , arm] = split(g);
