@@ -71,21 +71,24 @@ export function scoreOf(v: ServedVersion, r: WorkResult, row: number): number {
   return Number(r.outputs[s.name]!.data[row * s.rowSize]!);
 }
 
-export function write(ctx: ServeContext, records: PredictionRecord[], arm: string): void {
+/** Logs the records `make` builds; without a log they are not even built (v2 rows copy every input value). */
+export function write(ctx: ServeContext, make: () => PredictionRecord[], arm: string): void {
   if (!ctx.log) return;
+  const records = make();
   for (const r of records) ctx.log.write(r);
   ctx.metrics.predictions.inc({ version: records[0] ? `${records[0].model}@${records[0].version}` : '', arm }, records.length);
 }
 
 /**
  * Scores a copy of `work` on the shadow version, in the background: its answers only reach the log
- * (`shadow: true`, id `<prediction id>/shadow`). A full shadow queue drops the copy, never the answer.
+ * (`shadow: true`, id `<prediction id>/shadow`), so without a log it does nothing. A full shadow
+ * queue drops the copy, never the answer.
  */
 export function shadowCopy(ctx: ServeContext, set: ArmSet, work: Work, timeoutMs: number, records: (v: ServedVersion, r: WorkResult) => PredictionRecord[]): void {
   const s = set.shadow;
-  if (!s) return;
+  if (!s || !ctx.log) return;
   s.score(work, timeoutMs).then(
-    (r) => write(ctx, records(s, r).map((rec) => ({ ...rec, prediction_id: `${rec.prediction_id}/shadow`, arm: s.ref, shadow: true })), s.ref),
+    (r) => write(ctx, () => records(s, r).map((rec) => ({ ...rec, prediction_id: `${rec.prediction_id}/shadow`, arm: s.ref, shadow: true })), s.ref),
     () => ctx.metrics.shadowDropped.inc({ version: s.ref }),
   );
 }

@@ -96,7 +96,7 @@ async function predict(ctx: ServeContext, req: FastifyRequest, reply: FastifyRep
       ids[i] = newPredictionId();
       predictions[i] = prediction(v, r, row, acc);
     });
-    write(ctx, records(v, r), arm.name);
+    write(ctx, () => records(v, r), arm.name);
     shadowCopy(ctx, set, work, timeout, records);
   }
   const answer = columnar ? { outputs: columnOutputs(set.arms[0]!.version, predictions), prediction_ids: ids } : { predictions, prediction_ids: ids };
@@ -161,7 +161,7 @@ async function rank(ctx: ServeContext, req: FastifyRequest, reply: FastifyReply,
     return [rec];
   };
   const recs = records(arm.version, r);
-  write(ctx, recs, arm.name);
+  write(ctx, () => recs, arm.name);
   shadowCopy(ctx, set, work, timeout, records);
   const acc = { nonFinite: recs[0]!.shown!.some((s) => !Number.isFinite(s.score)) };
   return send(ctx, reply, 'rank', t0, stringifyAnswer({ prediction_id: id, model_version: String(arm.version.version), ranked: recs[0]!.shown }, acc.nonFinite));

@@ -64,7 +64,7 @@ async function infer(ctx: ServeContext, req: FastifyRequest, reply: FastifyReply
   const now = Date.now();
   const ids = Array.from({ length: rows }, newPredictionId);
   const records = (sv: ServedVersion, res: WorkResult) => ids.map((id, row) => record(sv, arm, id, now, key, fieldsOf(tensors, row), outputsOf(sv, res, row)));
-  write(ctx, records(v, r), arm.name);
+  write(ctx, () => records(v, r), arm.name);
   shadowCopy(ctx, set, work, timeout, records);
 
   let nonFinite = false;
