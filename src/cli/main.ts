@@ -25,6 +25,7 @@ import * as curateCmd from './curate.ts';
 import * as purge from './purge.ts';
 import * as review from './review.ts';
 import * as feedback from './feedback.ts';
+import * as feedbackMetrics from './feedback-metrics.ts';
 import * as serveCmd from './serve.ts';
 import * as train from './train.ts';
 
@@ -39,7 +40,7 @@ export function buildProgram(): Command {
     .option('-q, --quiet', 'no progress output')
     .showHelpAfterError()
     .exitOverride();
-  for (const m of [init, importCmd, curateCmd, purge, datasets, exportCmd, tag, gc, dedup, worker, demo, stats, schemaCmd, drift, split, rebalance, models, model, infer, mineCmd, scoreCmd, train, review, serveCmd, feedback]) m.register(program);
+  for (const m of [init, importCmd, curateCmd, purge, datasets, exportCmd, tag, gc, dedup, worker, demo, stats, schemaCmd, drift, split, rebalance, models, model, infer, mineCmd, scoreCmd, train, review, serveCmd, feedback, feedbackMetrics]) m.register(program);
   program.commands.forEach((c) => c.exitOverride());
   return program;
 }
