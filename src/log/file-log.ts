@@ -235,19 +235,19 @@ export class FileEventLog<R = unknown> implements EventLog<R> {
     if (!fresh.length) return;
     // The writer finishes a segment before it creates the next: look at the old one once more.
     if (last) await this.scan(last);
-    for (const base of fresh) {
+    for (const [i, base] of fresh.entries()) {
       if (base !== this.headSeq + 1) {
         throw new IntegrityError(`event log ${this.name}: segment ${base} follows seq ${this.headSeq} in ${this.dir}; entries are missing`);
       }
       const seg: Segment = { base, path: join(this.dir, `${String(base).padStart(20, '0')}.seg`), end: 0, offsets: [] };
       this.segments.push(seg);
-      await this.scan(seg);
+      await this.scan(seg, i < fresh.length - 1);
     }
   }
 
   /** Indexes whole frames after `seg.end`; stops at the first partial or unverifiable one. */
-  private async scan(seg: Segment): Promise<boolean> {
-    return scanSegment(await this.reader(seg), seg, this.name, (id, seq) => this.ids.set(id, seq));
+  private async scan(seg: Segment, sealed = false): Promise<boolean> {
+    return scanSegment(await this.reader(seg), seg, this.name, (id, seq) => this.ids.set(id, seq), sealed);
   }
 
   private async reader(seg: Segment): Promise<FileHandle> {

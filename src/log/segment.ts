@@ -7,6 +7,8 @@ import { IntegrityError } from '../core/errors.ts';
 export const HEADER = 8;
 export const SEG = /^(\d{20})\.seg$/;
 export const MAX_ID = 512;
+/** Bytes of a payload that always hold its seq and id (an id, JSON-escaped, is at most 6 × MAX_ID). */
+const PREFIX = 64 + 6 * MAX_ID;
 
 export interface Segment {
   base: number;
@@ -31,7 +33,7 @@ export function encodeFrame(json: string): Buffer {
  * cannot occur inside the JSON string before it (its quotes would be escaped).
  */
 export function entryKey(payload: Buffer): { seq: number; id: string } {
-  const head = payload.subarray(0, Math.min(payload.length, 64 + 6 * MAX_ID)).toString('utf8');
+  const head = payload.subarray(0, Math.min(payload.length, PREFIX)).toString('utf8');
   const k = head.indexOf(',"records":');
   const parsed = JSON.parse(k > 0 ? head.slice(0, k) + '}' : payload.toString('utf8')) as { seq: number; id: string };
   return { seq: parsed.seq, id: parsed.id };
@@ -51,34 +53,46 @@ export async function readAt(fh: FileHandle, position: number, length: number): 
 /**
  * Indexes whole frames of `seg` after `seg.end` (pushing offsets, advancing `end`, calling `onEntry`);
  * stops at the first partial or unverifiable frame, which is a torn tail or one still being written.
+ * In a `sealed` segment (one a writer has moved past) a large frame is indexed from its first bytes
+ * alone, so opening a big log reads headers, not every record; its crc32 is checked when it is read.
  * Returns whether it found any.
  */
-export async function scanSegment(fh: FileHandle, seg: Segment, logName: string, onEntry: (id: string, seq: number) => void): Promise<boolean> {
+export async function scanSegment(fh: FileHandle, seg: Segment, logName: string, onEntry: (id: string, seq: number) => void, sealed = false): Promise<boolean> {
   const size = (await fh.stat()).size;
   const start = seg.end;
+  const chunk = sealed ? 64 * 2 ** 10 : 4 * 2 ** 20;
   let buf: Buffer = Buffer.alloc(0);
   let bufAt = seg.end;
   while (seg.end + HEADER <= size) {
     let rel = seg.end - bufAt;
     if (rel + HEADER > buf.length) {
-      buf = await readAt(fh, seg.end, Math.min(size - seg.end, Math.max(4 * 2 ** 20, HEADER)));
+      buf = await readAt(fh, seg.end, Math.min(size - seg.end, chunk));
       bufAt = seg.end;
       rel = 0;
     }
     const len = buf.readUInt32LE(rel);
     if (seg.end + HEADER + len > size) break;
-    if (rel + HEADER + len > buf.length) {
-      buf = await readAt(fh, seg.end, Math.min(size - seg.end, Math.max(4 * 2 ** 20, HEADER + len)));
-      bufAt = seg.end;
-      rel = 0;
+    let key: { seq: number; id: string };
+    if (rel + HEADER + len <= buf.length || !sealed || len <= chunk) {
+      if (rel + HEADER + len > buf.length) {
+        buf = await readAt(fh, seg.end, Math.min(size - seg.end, Math.max(chunk, HEADER + len)));
+        bufAt = seg.end;
+        rel = 0;
+      }
+      const payload = buf.subarray(rel + HEADER, rel + HEADER + len);
+      if (crc32(payload) !== buf.readUInt32LE(rel + 4)) break;
+      key = entryKey(payload);
+    } else {
+      try {
+        key = entryKey(await readAt(fh, seg.end + HEADER, Math.min(len, PREFIX)));
+      } catch {
+        break; // not an entry's start: the caller finds the gap
+      }
     }
-    const payload = buf.subarray(rel + HEADER, rel + HEADER + len);
-    if (crc32(payload) !== buf.readUInt32LE(rel + 4)) break;
-    const { seq, id } = entryKey(payload);
     const want = seg.base + seg.offsets.length;
-    if (seq !== want) throw new IntegrityError(`event log ${logName}: ${seg.path} at byte ${seg.end} holds seq ${seq}, expected ${want}`);
+    if (key.seq !== want) throw new IntegrityError(`event log ${logName}: ${seg.path} at byte ${seg.end} holds seq ${key.seq}, expected ${want}`);
     seg.offsets.push(seg.end);
-    onEntry(id, seq);
+    onEntry(key.id, key.seq);
     seg.end += HEADER + len;
   }
   return seg.end > start;

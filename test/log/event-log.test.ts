@@ -1,7 +1,7 @@
 // One conformance suite for both event logs (segment files and NATS JetStream), and the LogWriter
 // on each: order, dedup, waiting reads, restart, torn tails, a second writer, spill and replay, SIGKILL.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { connect, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
@@ -337,6 +337,27 @@ describe('the file event log on disk', () => {
     expect(all.map((e) => e.seq)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
     expect(all.map((e) => e.records[0]!.n)).toEqual(Array.from({ length: 100 }, (_, i) => i));
     expect(await again.append('s42', [])).toEqual({ seq: 43, duplicate: true });
+    await again.close();
+  });
+
+  it('indexes big entries of sealed segments from their first bytes on open, and still catches a damaged one when read', async () => {
+    const dir = join(root, `big${counter++}`);
+    const log = await FileEventLog.open<Rec & { pad: string }>(dir, 'p', { segmentBytes: 150_000 });
+    for (let i = 0; i < 12; i++) await log.append(`b${i}`, [{ w: 'b', n: i, pad: String(i % 10).repeat(100_000) }]);
+    await log.close();
+    const segs = readdirSync(dir).filter((f) => f.endsWith('.seg')).sort();
+    expect(segs).toHaveLength(6);
+    // One byte of a record in the second (sealed) segment changes: open does not read it, a read does.
+    const second = join(dir, segs[1]!);
+    const bytes = readFileSync(second);
+    bytes[50_000] = bytes[50_000] === 0x31 ? 0x32 : 0x31;
+    writeFileSync(second, bytes);
+    const again = await FileEventLog.open<Rec & { pad: string }>(dir, 'p');
+    expect(await again.head()).toBe(12);
+    expect((await again.read(0, { max: 2 })).map((e) => [e.id, e.records[0]!.pad.length])).toEqual([['b0', 100_000], ['b1', 100_000]]);
+    await expect(again.read(2, { max: 1 })).rejects.toThrow(/entry 3 in .*fails its crc32 check/);
+    expect((await again.read(3, { max: 100 })).map((e) => e.id)).toEqual(['b3', 'b4', 'b5', 'b6', 'b7', 'b8', 'b9', 'b10', 'b11']);
+    expect(await again.append('b11', [])).toEqual({ seq: 12, duplicate: true });
     await again.close();
   });
 
