@@ -4,8 +4,10 @@
 // SLUICE_REVIEW_BENCH_SERVER), so the clients do not share its event loop. A claim counts one item
 // handed out (clients ask for one item per request, as the UI does); each rate is the median of
 // `repeats` rounds of HTTP, in-process and bare-HTTP loops.
-// The clients use node:http with keep-alive sockets: fetch() cost the client ~3× more CPU per
-// request, and on 2 cores shared with the server that, not the server, capped the rate.
+// The 8 HTTP clients are wrk connections (bench/review-wrk.ts): node clients cost more CPU per
+// request than the server's claim, and on 2 cores shared with the server they, not the server,
+// set the rate (fetch: ~250 claims/s, node:http: ~800, wrk: several thousand, same server). The
+// server's CPU per claim is printed too: it stays meaningful when other work loads the machine.
 import { spawn } from 'node:child_process';
 import http from 'node:http';
 import { rmSync } from 'node:fs';
@@ -14,6 +16,7 @@ import pg from 'pg';
 import { buildReviewServer } from '../src/review/server.ts';
 import { openReviewStoreAt, type Reviewer, type ReviewStore, type ReviewStoreSpec } from '../src/review/store.ts';
 import { median, type Bench, type Measure } from './lib.ts';
+import { haveWrk, wrk } from './review-wrk.ts';
 
 const PG_URL = process.env.SLUICE_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
 const SECONDS = 3;
@@ -98,7 +101,7 @@ async function loops<T>(workers: number, seconds: number, fn: (w: number) => Pro
   return { rate: got.length / ((performance.now() - t0) / 1000), got };
 }
 
-async function runOn(kind: 'SQLite' | 'PostgreSQL', spec: ReviewStoreSpec, n: number, repeats: number, log: (m: string) => void): Promise<Measure[]> {
+async function runOn(kind: 'SQLite' | 'PostgreSQL', spec: ReviewStoreSpec, n: number, repeats: number, wrkDir: string, log: (m: string) => void): Promise<Measure[]> {
   const store = await openReviewStoreAt(spec);
   try {
     let t = performance.now();
@@ -130,20 +133,33 @@ async function runOn(kind: 'SQLite' | 'PostgreSQL', spec: ReviewStoreSpec, n: nu
       const queue = (await get('/api/queue')) as { progress: { pending: number; total: number } };
       log(`${kind}: queue page API ${api.map((x) => x.toFixed(0)).join(', ')} ms (raw store ${raw.map((x) => x.toFixed(0)).join(', ')} ms); ${queue.progress.pending} pending of ${queue.progress.total}`);
 
-      // Claims: 8 HTTP clients with their own tokens, then 8 in-process loops on the store, then the
-      // server's cheapest authenticated endpoint from the same 8 clients (what HTTP alone costs here).
+      // Claims: 8 HTTP clients with their own tokens (wrk where installed, else node:http), then
+      // 8 in-process loops on the store, then the server's cheapest authenticated endpoint from the
+      // same 8 clients (what HTTP alone costs here). A claim counts one item handed out.
       const rates = { http: [] as number[], direct: [] as number[], bare: [] as number[], cpu: [] as number[], directCpu: [] as number[], bareCpu: [] as number[] };
       const all: number[] = [];
+      const useWrk = haveWrk();
+      const load = async (path: string, post: boolean): Promise<{ rate: number; got: number[] }> => {
+        if (useWrk) {
+          const r = await wrk({ url: server.url, path, method: post ? 'POST' : 'GET', ...(post ? { body: '{"n":1}' } : {}), tokens: tokens.slice(0, 8), seconds: SECONDS, dir: join(wrkDir, 'load'), ids: post });
+          if (r.failed) throw new Error(`${kind}: ${r.failed} requests to ${path} failed`);
+          return post ? { rate: r.rate * (r.ids.length / Math.max(1, r.requests)), got: r.ids } : { rate: r.rate, got: [] };
+        }
+        if (post) return loops(8, SECONDS, async (w) => ((await c.call('POST', path, tokens[w]!, '{"n":1}')) as { items: { id: number }[] }).items.map((i) => i.id));
+        const r = await loops(8, SECONDS, async (w) => [await c.call('GET', path, tokens[w]!)]);
+        return { rate: r.rate, got: [] };
+      };
+      log(`${kind}: HTTP load from ${useWrk ? 'wrk' : 'node:http (wrk is not installed: expect a lower rate, the client competes for the CPU)'}`);
       for (let round = 0; round < repeats; round++) {
         const cpu0 = await server.cpu();
-        const viaHttp = await loops(8, SECONDS, async (w) => ((await c.call('POST', '/api/claim', tokens[w]!, '{"n":1}')) as { items: { id: number }[] }).items.map((i) => i.id));
+        const viaHttp = await load('/api/claim', true);
         const cpu1 = await server.cpu();
         const own = process.cpuUsage();
         const direct = await loops(8, SECONDS, async (w) => (await store.claim(reviewers[8 + w]!, 1)).map((i) => i.id));
         const ownUsed = process.cpuUsage(own);
         const cpu2 = await server.cpu();
-        const bare = await loops(8, SECONDS, async (w) => [await c.call('GET', '/api/me', tokens[w]!)]);
-        rates.bareCpu.push(((await server.cpu()) - cpu2) / bare.got.length);
+        const bare = await load('/api/me', false);
+        rates.bareCpu.push(((await server.cpu()) - cpu2) / Math.max(1, bare.rate * SECONDS));
         rates.http.push(viaHttp.rate);
         rates.direct.push(direct.rate);
         rates.bare.push(bare.rate);
@@ -177,10 +193,10 @@ export const bench: Bench = {
     const n = ctx.quick ? 100_000 : 1_000_000;
     const dir = join(ctx.dir, 'sqlite');
     rmSync(dir, { recursive: true, force: true });
-    const out = await runOn('SQLite', { kind: 'sqlite', path: join(dir, 'review.db') }, n, ctx.repeats, ctx.log);
+    const out = await runOn('SQLite', { kind: 'sqlite', path: join(dir, 'review.db') }, n, ctx.repeats, join(ctx.dir, 'wrk'), ctx.log);
     const schema = `bench_review_${process.pid}`;
     try {
-      out.push(...(await runOn('PostgreSQL', { kind: 'postgres', url: PG_URL, schema }, n, ctx.repeats, ctx.log)));
+      out.push(...(await runOn('PostgreSQL', { kind: 'postgres', url: PG_URL, schema }, n, ctx.repeats, join(ctx.dir, 'wrk'), ctx.log)));
     } finally {
       const c = new pg.Client({ connectionString: PG_URL });
       await c.connect();
