@@ -83,29 +83,26 @@ async function latency(dir: string, rate: number, seconds: number, log: (m: stri
     await logs.predictions.append(`p-${i}`, recs);
   }
   await runFeedback(project, fj, logs, { once: true });
-  const appended = new Map<number, { at: number; clicks: number }>();
+  const appended = new Map<number, number>();
   const lat: { pos: number[]; neg: number[] } = { pos: [], neg: [] };
-  let lastSeen = 0;
+  let covered = (await fj.progress()).event_seq;
   const stop = new AbortController();
+  // An entry's latency ends at the commit of the batch that folded it: its clicks are positives
+  // then, and the negatives that batch's watermark decided are emitted then too.
   const running = runFeedback(project, fj, logs, {
     signal: stop.signal,
     batchRecords: 50_000,
     waitMs: 5,
-    onBatch: (b) => void b,
-  });
-  // watch commits: an entry's latency ends when the stored event cursor passes it
-  const watcher = (async () => {
-    while (!stop.signal.aborted) {
-      const p = await fj.progress();
-      const now = Date.now();
-      for (let s = lastSeen + 1; s <= p.event_seq; s++) {
-        const a = appended.get(s);
-        if (a) (a.clicks ? lat.pos : lat.neg).push(now - a.at);
+    onBatch: (b) => {
+      for (let s = covered + 1; s <= b.event_seq; s++) {
+        const at = appended.get(s);
+        if (at === undefined) continue;
+        if (b.examples > b.timeouts) lat.pos.push(b.at - at);
+        if (b.timeouts > 0) lat.neg.push(b.at - at);
       }
-      lastSeen = Math.max(lastSeen, p.event_seq);
-      await new Promise((r) => setTimeout(r, 5));
-    }
-  })();
+      covered = Math.max(covered, b.event_seq);
+    },
+  });
   const perEntry = rate / 100; // 100 entries a second
   const start = Date.now();
   let e = 0;
@@ -115,16 +112,14 @@ async function latency(dir: string, rate: number, seconds: number, log: (m: stri
     const elapsed = Date.now() - start;
     const te = T0 + elapsed * 60; // event time 60× wall time
     const recs = [];
-    let clicks = 0;
     for (let j = 0; j < perEntry; j++, e++) {
       // clicks on recent predictions (positives); every 4th event an impression that only moves the watermark
       const target = Math.max(0, Math.floor(((te - T0) / (seconds * 60_000)) * nPreds) - 1 - (e % 1000));
       const click = e % 4 !== 0;
-      if (click) clicks++;
       recs.push({ event_id: `e${e}`, prediction_id: `p${target}`, type: click ? 'click' : 'impression', time: te });
     }
     const r = await logs.events.append(`e-${k}`, recs);
-    appended.set(r.seq, { at: Date.now(), clicks });
+    appended.set(r.seq, Date.now());
   }
   const offeredS = (Date.now() - start) / 1000;
   // let the join catch up, then stop
@@ -133,16 +128,17 @@ async function latency(dir: string, rate: number, seconds: number, log: (m: stri
   await new Promise((r) => setTimeout(r, 50));
   stop.abort();
   await running;
-  await watcher;
   const counts = await db.all<{ name: string; n: number }>(`SELECT name, n FROM fb_counts WHERE name IN ('positives', 'negatives')`);
   log(`offered ${e} events in ${offeredS.toFixed(1)} s (${Math.round(e / offeredS)}/s); ${counts.map((c) => `${c.name} ${c.n}`).join(', ')}; entry latency median ${median([...lat.pos, ...lat.neg])} ms`);
   await db.close();
   await logs.predictions.close();
   await logs.events.close();
   await project.close();
-  const posP99 = p99(lat.pos) / 1000;
+  const offered = `${Math.round(e / offeredS / 1000)}k events/s offered`;
+  // Printed as ours / 1 s: the goal is a ratio ≤ 1 (the harness's "goal ≥" reads the other way, so none is set).
   return [
-    { name: `positive → example latency p99 at ${Math.round(e / offeredS / 1000)}k events/s offered`, unit: 's (lower is better)', ours: posP99, anchor: 1, anchorName: 'goal', goal: undefined, notes: { entries: lat.pos.length, median_ms: median(lat.pos) } },
+    { name: `positive → example, p99 at ${offered}`, unit: 's', ours: p99(lat.pos) / 1000, anchor: 1, anchorName: 'goal (at most)', notes: { entries: lat.pos.length, median_ms: median(lat.pos) } },
+    { name: `watermark passes window → negative emitted, p99 at ${offered}`, unit: 's', ours: p99(lat.neg) / 1000, anchor: 1, anchorName: 'goal (at most)', notes: { entries: lat.neg.length, median_ms: median(lat.neg) } },
   ];
 }
 

@@ -8,7 +8,7 @@ import { RetryableError } from '../core/errors.ts';
 import type { LogEntry } from '../log/event-log.ts';
 import { forUpdate, type Param, type SqlDb, type SqlTx } from '../store/sql.ts';
 import { classify, closeAt, matches, rulesOf, type Disposition, type JoinEvent, type PredState, type Rules } from './decide.ts';
-import { checkPrediction, pickedScore } from './predictions.ts';
+import { checkPrediction, pickedScore, type PredColumns } from './predictions.ts';
 import type { FeedbackExample } from './records.ts';
 import { makeScrubber, mergeRules, type Scrubber } from './scrub.ts';
 import type { JoinSpec } from './spec.ts';
@@ -18,14 +18,8 @@ import { checkEvent } from './validate.ts';
 /** A record's place in its log: entry seq × ORD + index in the entry (entries hold fewer records). */
 export const ORD = 1_000_000;
 
-export interface PredRow extends PredState {
+export interface PredRow extends PredState, PredColumns {
   ord: number;
-  model: string;
-  version: number;
-  arm: string;
-  score: number;
-  shown: string | null;
-  fields: string;
   decided_at: number | null;
   event_id: string | null;
   event_type: string | null;
@@ -52,6 +46,8 @@ export interface StepResult {
   pred_seq: number;
   event_seq: number;
   examples: number;
+  /** of which negatives by timeout (the events' watermark passed their window) */
+  timeouts: number;
   /** the events' watermark after the batch (null before any event) */
   watermark: number | null;
 }
@@ -134,10 +130,10 @@ class Batch {
   async run(input: StepInput, accumulate?: Accumulate): Promise<StepResult> {
     const predSeq = await this.predictions(input.predictions);
     const eventSeq = await this.events(input.events);
-    const examples = await this.finish(accumulate);
+    const { examples, timeouts } = await this.finish(accumulate);
     const tx = this.tx;
     await tx.run('UPDATE fb_progress SET pred_seq = ?, event_seq = ?, pred_max = ?, event_max = ?, batch = ? WHERE id = 1', [predSeq, eventSeq, this.predMax, this.eventMax, this.batch]);
-    return { batch: this.batch, pred_seq: predSeq, event_seq: eventSeq, examples, watermark: this.eventMax === null ? null : this.eventMax - this.spec.watermark_delay };
+    return { batch: this.batch, pred_seq: predSeq, event_seq: eventSeq, examples, timeouts, watermark: this.eventMax === null ? null : this.eventMax - this.spec.watermark_delay };
   }
 
   /** New predictions: stored with the watermark they arrived under; events that waited for them are joined. */
@@ -265,7 +261,7 @@ class Batch {
   }
 
   /** Writes decisions, sweeps what the watermarks decided, records corrections; returns the number of examples. */
-  private async finish(accumulate?: Accumulate): Promise<number> {
+  private async finish(accumulate?: Accumulate): Promise<{ examples: number; timeouts: number }> {
     const tx = this.tx;
     for (const p of this.decided) {
       await tx.run(
@@ -311,6 +307,6 @@ class Batch {
     await addCounts(tx, this.counts);
     const examples = this.decided.length + negatives.length;
     if (accumulate && examples) await accumulate(tx, [...this.decided, ...negatives].map(toExample));
-    return examples;
+    return { examples, timeouts: negatives.length };
   }
 }

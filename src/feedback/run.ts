@@ -3,7 +3,7 @@
 // `once` drains what the logs hold, publishes and returns (for tests and scripts).
 import type { EventLog, LogEntry } from '../log/event-log.ts';
 import type { Project } from '../core/project.ts';
-import type { FeedbackJoin } from './join.ts';
+import type { FeedbackJoin, StepResult } from './join.ts';
 import { publish, type Published } from './publish.ts';
 import { readCounts } from './state.ts';
 
@@ -17,7 +17,7 @@ export interface RunOptions {
   signal?: AbortSignal;
   onProgress?: (s: RunStatus) => void;
   /** called after each committed batch (tests use it to measure latency) */
-  onBatch?: (r: { batch: number; examples: number; at: number }) => void;
+  onBatch?: (r: StepResult & { at: number }) => void;
 }
 
 export interface RunStatus {
@@ -86,7 +86,7 @@ export async function runFeedback(
     status.pred_seq = r.pred_seq;
     status.event_seq = r.event_seq;
     status.watermark = r.watermark;
-    options.onBatch?.({ batch: r.batch, examples: r.examples, at: Date.now() });
+    options.onBatch?.({ ...r, at: Date.now() });
     if (!options.once && Date.now() - lastPublish >= join.spec.publish.every) {
       await doPublish();
       lastPublish = Date.now();
