@@ -16,6 +16,7 @@ import { describeRule, type PredicateFn, type Rule } from './rules.ts';
 import { groupingOf, shuffleAccepted } from './dedupe.ts';
 import { isPredicateRule, loadPredicate, runPredicate } from './predicate.ts';
 import { reconcile, summarize } from './summary.ts';
+import { commitUnique } from './unique.ts';
 
 interface Broken {
   quarantine: string[];
@@ -32,7 +33,9 @@ export const curateStage: Stage = {
     return applyPredicates(ctx, task.input as unknown as IngestInput, out);
   },
   async commit(plan, outputs, head, ctx) {
-    const draft = await ingestStage.commit(plan, outputs, head, ctx);
+    let draft = await ingestStage.commit(plan, outputs, head, ctx);
+    const unique = (plan.config as unknown as IngestConfig).pipeline.rules.find((r) => r.unique);
+    if (unique) ({ draft, outputs } = await commitUnique(ctx, plan, outputs, draft, head, unique));
     const summary = await summarize(ctx.duck, ctx.dataDir, plan, outputs, draft.parts);
     reconcile(summary.sources, plan.dataset);
     return { ...draft, extra: { ...draft.extra, outcomes: summary.sources as unknown as Json, rule_counts: summary.rules as unknown as Json } };

@@ -11,7 +11,8 @@ import { readShuffle, writeShuffle } from '../engine/shuffle.ts';
 import { parquetWriterOptions } from '../io/parquet.ts';
 import type { Pipeline } from './pipeline.ts';
 import { mergeConflicts } from './conflicts.ts';
-import { describeRule, type Rule } from './rules.ts';
+import type { Rule } from './rules.ts';
+import { uniqueShuffleColumns } from './unique.ts';
 
 export const DedupeSchema = z
   .object({
@@ -62,7 +63,10 @@ export async function shuffleAccepted(
   priority: number,
   sourceIndex: number,
 ): Promise<Record<string, FileEntry[]>> {
-  const sql = `SELECT *, ${dedupeKey(p, d)} AS __dkey, ${orderColumns(priority, sourceIndex)}, 1 AS __run FROM (${partSql(dataDir, part)})`;
+  const unique = p.rules.find((r) => r.unique);
+  // A unique rule needs only the key and `_id` of each row (see unique.ts); dedupe moves whole rows.
+  const cols = unique ? uniqueShuffleColumns(unique) : '*';
+  const sql = `SELECT ${cols}, ${dedupeKey(p, d)} AS __dkey, ${unique ? '' : `${orderColumns(priority, sourceIndex)}, `}1 AS __run FROM (${partSql(dataDir, part)})`;
   return writeShuffle(duck, dataDir, outDir, sql, ['__dkey'], d.partitions);
 }
 
@@ -90,16 +94,17 @@ export async function reduceDuplicates(
   if (inputs.length) sources.push(`SELECT * FROM ${readShuffle(dataDir, inputs)}`);
   // Rows already in the dataset take part too (run 0: they were seen first).
   if (head && head.parts.length) {
-    const ord = `0 AS __priority, -1 AS __src, _source.file AS __file, _source.record AS __recno`;
+    const unique = p.rules.find((r) => r.unique);
+    const ord = unique ? '' : `0 AS __priority, -1 AS __src, _source.file AS __file, _source.record AS __recno, `;
     sources.push(
-      `SELECT * FROM (SELECT *, ${dedupeKey(p, d)} AS __dkey, ${ord}, 0 AS __run FROM (${scanSql(dataDir, head)})) WHERE hash(__dkey) % ${d.partitions} = ${partition}`,
+      `SELECT * FROM (SELECT ${unique ? uniqueShuffleColumns(unique) : '*'}, ${dedupeKey(p, d)} AS __dkey, ${ord}0 AS __run FROM (${scanSql(dataDir, head)})) WHERE hash(__dkey) % ${d.partitions} = ${partition}`,
     );
   }
   if (!sources.length) return { part: null, duplicates: null, review: null, reviewRecords: 0, quarantine: null, quarantineRecords: 0, dropped: 0, superseded: 0 };
   const all = sources.join(' UNION ALL BY NAME ');
   const t = `dedupe_${outDir.replace(/[^A-Za-z0-9]/g, '_').slice(-40)}`;
   const unique = p.rules.find((r) => r.unique);
-  if (unique) return uniqueOutcome(duck, dataDir, outDir, p, unique, all, t);
+  if (unique) return uniqueOutcome(duck, dataDir, outDir, unique, all, t);
   // With conflicts, duplicates are looked for within each source; sources are merged afterwards.
   const within = p.conflicts ? '__dkey, _source.source' : '__dkey';
   const order =
@@ -152,52 +157,28 @@ export async function reduceDuplicates(
 }
 
 /**
- * A unique rule: every row whose key repeats (in this run or against the rows already in the
- * dataset) breaks it; they leave the version for the quarantine or the review queue, or stay with a
- * warning. The repeated keys are found from the key columns alone (a GROUP BY, no sort), so the
- * rows are read twice but never sorted or held in a temp table; only the few broken rows are.
+ * A unique rule, reduce side: every row whose key repeats (in this run or against the rows already
+ * in the dataset) breaks it. The repeated keys are found from the key columns (a GROUP BY, no
+ * sort); the `_id`s of the rows that hold them go to one small file, in the slot of the rule's
+ * action, and the commit (unique.ts) takes them out of their parts. A warn rule moves nothing.
  */
-async function uniqueOutcome(duck: DuckSession, dataDir: string, outDir: string, p: Pipeline, rule: Rule, all: string, t: string) {
-  const fields = p.schema.map((f) => f.name);
-  const hidden = ['__dkey', '__priority', '__src', '__file', '__recno', '__run'];
-  const message = lit(`rule ${rule.id}: ${describeRule(rule)}`);
-  const abs = (rel: string) => lit(safeJoin(dataDir, rel));
+async function uniqueOutcome(duck: DuckSession, dataDir: string, outDir: string, rule: Rule, all: string, t: string) {
   const keys = ident(`${t}_k`);
-  const broken = ident(`${t}_b`);
-  const warn = rule.action === 'warn';
   const key = rule.unique!.map(ident);
   const same = key.map((k) => `a.${k} IS NOT DISTINCT FROM k.${k}`).join(' AND ');
-  await duck.run(`CREATE OR REPLACE TEMP TABLE ${keys} AS SELECT ${key.join(', ')} FROM (${all}) ${warn ? 'WHERE false' : ''} GROUP BY ALL HAVING count(*) > 1`);
-  await duck.run(`CREATE OR REPLACE TEMP TABLE ${broken} AS SELECT a.* FROM (${all}) a SEMI JOIN ${keys} k ON ${same}`);
-  // Row order in the part is not kept: "the same output" is the same rows by _id.
-  const partRel = `${outDir}/part-0.parquet`;
-  await duck.run(`COPY (SELECT a.* EXCLUDE (${hidden.join(', ')}) FROM (${all}) a ANTI JOIN ${keys} k ON ${same}) TO ${abs(partRel)} (${parquetWriterOptions()})`);
-  const qRel = `${outDir}/quarantine-0.parquet`;
-  await duck.run(
-    `COPY (SELECT _id, _source.source AS source, _source.file AS file, _source.record AS record, _source.line AS line, ` +
-      `to_json({${fields.map((f) => `${lit(f)}: ${ident(f)}`).join(', ')}})::VARCHAR AS raw, ${message} AS reason, 'rules' AS stage ` +
-      `FROM ${broken} WHERE ${lit(rule.action)} = 'quarantine' ORDER BY _id) TO ${abs(qRel)} (${parquetWriterOptions()})`,
-  );
-  const rRel = `${outDir}/review-0.parquet`;
-  await duck.run(
-    `COPY (SELECT _id, _source, ${fields.map(ident).join(', ')}, ${message} AS reason, [${lit(rule.id)}] AS rules, ${rule.severity} AS severity ` +
-      `FROM ${broken} WHERE ${lit(rule.action)} = 'review' ORDER BY _id) TO ${abs(rRel)} (${parquetWriterOptions()})`,
-  );
+  const none = { part: null, duplicates: null, review: null, reviewRecords: 0, quarantine: null, quarantineRecords: 0, dropped: 0 };
+  if (rule.action === 'warn') return { ...none, superseded: 0 };
+  await duck.run(`CREATE OR REPLACE TEMP TABLE ${keys} AS SELECT ${key.join(', ')} FROM (${all}) GROUP BY ALL HAVING count(*) > 1`);
+  const rel = `${outDir}/broken-0.parquet`;
+  await duck.run(`COPY (SELECT a._id, a.__run FROM (${all}) a SEMI JOIN ${keys} k ON ${same} ORDER BY a._id) TO ${lit(safeJoin(dataDir, rel))} (${parquetWriterOptions()})`);
+  await duck.run(`DROP TABLE ${keys}`);
   const [{ fresh, old }] = (await duck.all<{ fresh: number; old: number }>(
-    `SELECT count(*) FILTER (WHERE __run = 1)::BIGINT AS fresh, count(*) FILTER (WHERE __run = 0)::BIGINT AS old FROM ${broken}`,
+    `SELECT count(*) FILTER (WHERE __run = 1)::BIGINT AS fresh, count(*) FILTER (WHERE __run = 0)::BIGINT AS old FROM read_parquet(${lit(safeJoin(dataDir, rel))})`,
   )) as [{ fresh: number; old: number }];
-  await duck.run(`DROP TABLE ${keys}; DROP TABLE ${broken}`);
-  const q = rule.action === 'quarantine';
-  return {
-    part: await describeFile(duck, dataDir, partRel),
-    duplicates: null,
-    review: await describeFile(duck, dataDir, rRel),
-    reviewRecords: q ? 0 : Number(fresh),
-    quarantine: await describeFile(duck, dataDir, qRel),
-    quarantineRecords: q ? Number(fresh) : 0,
-    dropped: 0,
-    superseded: Number(old),
-  };
+  const broken = await describeFile(duck, dataDir, rel);
+  return rule.action === 'quarantine'
+    ? { ...none, quarantine: broken, quarantineRecords: Number(fresh), superseded: Number(old) }
+    : { ...none, review: broken, reviewRecords: Number(fresh), superseded: Number(old) };
 }
 
 export const DUPLICATES_SCHEMA = [

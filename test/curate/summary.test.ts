@@ -121,6 +121,35 @@ describe('the curate summary', () => {
     expect(r.manifest!.rows).toBe(2); // o1 and o4 stay; o2 and o3 leave with their new copies
   });
 
+  it('sends a review unique rule\'s rows to review whole, and a warn one keeps them', async () => {
+    const p = (action: 'review' | 'warn') =>
+      definePipeline({
+        target: `orders_${action}`,
+        schema: [
+          { name: 'order_id', type: 'string', nullable: false },
+          { name: 'shop', type: 'string' },
+        ],
+        sources: [{ name: 'shop', files: 'orders/*.csv' }],
+        rules: [{ id: 'order-unique', unique: ['order_id', 'shop'], action, severity: 4 }],
+      });
+    const r = await curate(project, p('review'), dir, await runner());
+    expect(r.summary.sources).toEqual([{ source: 'shop', files: 2, records: 8, accepted: 2, quarantined: 0, review: 6, duplicate: 0 }]);
+    const files = (r.manifest!.extra!.review_files as { path: string }[]).map((f) => `'${join(project.dataDir, f.path)}'`);
+    const review = await (await project.duck()).all(`SELECT order_id, shop, reason, severity FROM read_parquet([${files.join(', ')}]) ORDER BY order_id, _id`);
+    expect(review.map((x) => [x.order_id, x.shop, x.severity])).toEqual([
+      ['o2', 's1', 4],
+      ['o2', 's1', 4],
+      ['o3', null, 4],
+      ['o3', null, 4],
+      ['o5', 's2', 4],
+      ['o5', 's2', 4],
+    ]);
+    expect(review[0]!.reason).toBe('rule order-unique: order_id, shop must be unique');
+    const w = await curate(project, p('warn'), dir, await runner());
+    expect(w.summary.sources).toEqual([{ source: 'shop', files: 2, records: 8, accepted: 8, quarantined: 0, review: 0, duplicate: 0 }]);
+    expect(w.manifest!.rows).toBe(8);
+  });
+
   it('refuses counts that do not reconcile with an IntegrityError naming the source and its counts', () => {
     const bad = [
       { source: 'web', files: 1, records: 5, accepted: 2, quarantined: 1, review: 1, duplicate: 0 },

@@ -1,0 +1,90 @@
+// The unique rule without moving the rows: the shuffle carries only each row's key and `_id`, the
+// reduce finds the `_id`s whose key repeats, and the commit removes those rows from their parts
+// with deletion files and writes them, whole, to the quarantine or the review file. The rows are
+// read and written once (by the ingest), instead of again through the shuffle and the reduce.
+import { mkdirSync } from 'node:fs';
+import type { FileEntry, Manifest, Part } from '../core/manifest.ts';
+import { describeFile, partSql } from '../core/dataset.ts';
+import { safeJoin } from '../core/names.ts';
+import { ident, lit, type DuckSession } from '../engine/duckdb.ts';
+import type { CommitDraft, PlanOutputs, PlanSpec, TaskOutput } from '../engine/plan.ts';
+import { parquetWriterOptions } from '../io/parquet.ts';
+import type { IngestConfig } from './ingest-stage.ts';
+import { describeRule, type Rule } from './rules.ts';
+
+/** The columns a unique rule's shuffle rows carry (besides the routing key). */
+export const uniqueShuffleColumns = (r: Rule): string => [...r.unique!.map(ident), '_id'].join(', ');
+
+/** `_id` of a part's rows as SQL over `read_parquet(…, file_row_number = true)`. */
+function idSql(p: Part): string {
+  const l = p.lineage;
+  if (!l) return '_id';
+  return `${lit(l.prefix + ':')} || ${l.record_column ? ident(l.record_column) : `(file_row_number + ${l.first})`}`;
+}
+
+/**
+ * Rewrites the ingest's draft for a unique rule: `broken` files (from the reduce tasks, `_id` and
+ * `__run` of every row whose key repeats) become deletion files on the parts that hold those rows,
+ * and one quarantine or review file of the whole rows. Returns the new draft and the outputs with
+ * the reduce files replaced, so the accounting counts what was written.
+ */
+export async function commitUnique(
+  ctx: { duck: DuckSession; dataDir: string },
+  plan: PlanSpec,
+  outputs: PlanOutputs,
+  draft: CommitDraft,
+  head: Manifest | null,
+  rule: Rule,
+): Promise<{ draft: CommitDraft; outputs: PlanOutputs }> {
+  const { pipeline, reuse } = plan.config as unknown as IngestConfig;
+  const { duck, dataDir } = ctx;
+  const abs = (rel: string) => lit(safeJoin(dataDir, rel));
+  const slot = rule.action === 'review' ? 'review' : 'quarantine';
+  const brokenFiles = [...outputs.reduces.values()].map((o) => (o.stats as Record<string, FileEntry | null>)[slot]).filter((f): f is FileEntry => Boolean(f && f.rows > 0));
+  const narrow = new Set(brokenFiles.map((f) => f.path));
+  // The version: the head's parts (when this run adds to it) and the new map parts.
+  const mapParts = plan.maps.map((m) => (outputs.maps.get(m.id)!.parts as Part[])[0]!).filter((p) => p.rows - (p.deletes?.rows ?? 0) > 0);
+  let parts: Part[] = [...(reuse && head ? head.parts : []), ...mapParts];
+  const dir = `${plan.dataset}/runs/${plan.runId}/commit`;
+  mkdirSync(safeJoin(dataDir, dir), { recursive: true });
+  const t = ident(`unique_${plan.runId.replace(/[^A-Za-z0-9]/g, '_')}`);
+  await duck.run(`CREATE OR REPLACE TEMP TABLE ${t} AS ${brokenFiles.length ? `SELECT _id, __run FROM read_parquet([${brokenFiles.map((f) => abs(f.path)).join(', ')}])` : 'SELECT NULL::VARCHAR AS _id, 0 AS __run WHERE false'}`);
+  const prefixes = new Set((await duck.all<{ p: string }>(`SELECT DISTINCT left(_id, 16) AS p FROM ${t}`)).map((r) => r.p));
+  const hit = (p: Part) => !p.lineage || prefixes.has(p.lineage.prefix);
+  const fields = pipeline.schema.map((f) => f.name);
+  const message = lit(`rule ${rule.id}: ${describeRule(rule)}`);
+  const touched = parts.filter(hit);
+  const wholeRows = touched.length ? touched.map((p) => `SELECT * FROM (${partSql(dataDir, p)}) WHERE _id IN (SELECT _id FROM ${t})`).join(' UNION ALL BY NAME ') : null;
+  const rel = `${dir}/${slot}-unique.parquet`;
+  const select =
+    slot === 'quarantine'
+      ? `SELECT _id, _source.source AS source, _source.file AS file, _source.record AS record, _source.line AS line, to_json({${fields.map((f) => `${lit(f)}: ${ident(f)}`).join(', ')}})::VARCHAR AS raw, ${message} AS reason, 'rules' AS stage`
+      : `SELECT _id, _source, ${fields.map(ident).join(', ')}, ${message} AS reason, [${lit(rule.id)}] AS rules, ${rule.severity} AS severity`;
+  if (wholeRows) await duck.run(`COPY (${select} FROM (${wholeRows}) ORDER BY _id) TO ${abs(rel)} (${parquetWriterOptions()})`);
+  const whole = wholeRows ? await describeFile(duck, dataDir, rel) : null;
+  // Deletion files: the part's own (if any) plus the positions of its broken rows.
+  parts = await Promise.all(
+    parts.map(async (p, i) => {
+      if (!hit(p)) return p;
+      const scan = `read_parquet(${abs(p.path)}, file_row_number = true)`;
+      const pos = `SELECT file_row_number AS pos FROM ${scan} WHERE ${idSql(p)} IN (SELECT _id FROM ${t})`;
+      const [{ n }] = (await duck.all<{ n: number }>(`SELECT count(*)::BIGINT AS n FROM (${pos})`)) as [{ n: number }];
+      if (Number(n) === 0) return p;
+      const dRel = `${dir}/deletes-${i}.parquet`;
+      const old = p.deletes ? `SELECT pos FROM read_parquet(${abs(p.deletes.path)}) UNION ` : '';
+      await duck.run(`COPY (SELECT pos FROM (${old}${pos}) ORDER BY pos) TO ${abs(dRel)} (${parquetWriterOptions()})`);
+      return { ...p, deletes: await describeFile(duck, dataDir, dRel) };
+    }),
+  );
+  await duck.run(`DROP TABLE ${t}`);
+  const swap = (fs: FileEntry[]) => [...fs.filter((f) => !narrow.has(f.path)), ...(whole && whole.rows > 0 ? [whole] : [])];
+  const extra = { ...draft.extra, ...(slot === 'review' ? { review_files: swap((draft.extra?.review_files as FileEntry[] | undefined) ?? []) } : {}) };
+  const companions = draft.companions?.map((c, i) => (i === 0 && slot === 'quarantine' ? { ...c, parts: swap(c.parts as FileEntry[]) as Part[] } : c));
+  const reduces = new Map<string, TaskOutput>([...outputs.reduces].map(([id, o]) => [id, { ...o, stats: { ...(o.stats as object), [slot]: null } }]));
+  const firstReduce = [...reduces.keys()][0];
+  if (firstReduce && whole) reduces.set(firstReduce, { ...reduces.get(firstReduce)!, stats: { ...(reduces.get(firstReduce)!.stats as object), [slot]: whole as never } });
+  return {
+    draft: { ...draft, parts, rows: parts.reduce((n, p) => n + p.rows - (p.deletes?.rows ?? 0), 0), extra, ...(companions ? { companions } : {}) },
+    outputs: { maps: outputs.maps, reduces },
+  };
+}
