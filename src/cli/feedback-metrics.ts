@@ -24,6 +24,7 @@ interface MetricsFlags {
   html?: string;
   serve?: boolean;
   port?: number;
+  track?: string;
 }
 
 export function register(program: Command): void {
@@ -40,9 +41,10 @@ export function register(program: Command): void {
     .option('--training <ref>', "training data for serving drift (default: the model's trained_on)")
     .option('--no-drift', 'skip serving drift')
     .option('--html <file>', 'also write a self-contained HTML report with charts')
+    .option('--track <fields>', 'set the logged fields the live (incremental) metrics slice by, comma-separated, for examples emitted from now on ("" for none)')
     .option('--serve', 'serve the metrics web page on 127.0.0.1 (token printed) instead of printing')
     .option('--port <n>', 'port for --serve (default 7071)', intOption('--port'))
-    .addHelpText('after', '\nExamples:\n  $ sluice feedback metrics --model ctr --since 7d --html metrics.html\n  $ sluice feedback metrics --from feedback@4 --slice country --json\n  $ sluice feedback metrics --serve --port 7071')
+    .addHelpText('after', '\nExamples:\n  $ sluice feedback metrics --model ctr --since 7d --html metrics.html\n  $ sluice feedback metrics --from feedback@4 --slice country --json\n  $ sluice feedback metrics --track country,device      # live metrics slice by these from now on\n  $ sluice feedback metrics --serve --port 7071')
     .action(async (f: MetricsFlags, cmd: Command) => {
       if (f.per !== 'day' && f.per !== 'hour') throw new UsageError(`--per must be day or hour, got ${JSON.stringify(f.per)}`);
       const compare = f.compare?.split(',').map((s) => s.trim());
@@ -50,6 +52,16 @@ export function register(program: Command): void {
       const { computeMetrics } = await import('../feedback/metrics/run.ts');
       const { parseSince } = await import('../feedback/metrics/since.ts');
       await withProject(cmd, async (p, g) => {
+        if (f.track !== undefined) {
+          const { openFeedbackDb } = await import('../feedback/metrics/read.ts');
+          const { ensureMetricsSchema } = await import('../feedback/metrics/accumulate.ts');
+          const db = openFeedbackDb(p);
+          try {
+            await ensureMetricsSchema(db, { slices: f.track.split(',').map((x) => x.trim()).filter(Boolean) });
+          } finally {
+            await db.close();
+          }
+        }
         const opts = {
           ...(f.model ? { model: f.model } : {}),
           ...(f.since ? { since: parseSince(f.since) } : {}),
@@ -69,7 +81,15 @@ export function register(program: Command): void {
           await new Promise<void>((done) => process.once('SIGINT', () => void app.close().then(done)));
           return;
         }
-        const s = await computeMetrics(p, opts);
+        let s;
+        try {
+          s = await computeMetrics(p, opts);
+        } catch (e) {
+          // --track on a project with no feedback yet is a setup step, not a failure
+          if (f.track === undefined || !(e instanceof UsageError) || !e.message.startsWith('no feedback to measure')) throw e;
+          output(g, { tracking: f.track.split(',').map((x) => x.trim()).filter(Boolean) }, () => `live metrics will slice by: ${f.track || '(nothing)'}`);
+          return;
+        }
         if (f.html) {
           const { metricsHtml } = await import('../feedback/metrics/html.ts');
           writeFileSync(resolve(f.html), metricsHtml(s));

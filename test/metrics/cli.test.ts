@@ -7,6 +7,8 @@ import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { register } from '../../src/cli/feedback-metrics.ts';
 import { computeMetrics } from '../../src/feedback/metrics/run.ts';
+import { metricSlices } from '../../src/feedback/metrics/accumulate.ts';
+import { openFeedbackDb } from '../../src/feedback/metrics/read.ts';
 import { scanSql } from '../../src/core/dataset.ts';
 import { generated, round10, T0 } from './examples.ts';
 import { fixture, type Fixture } from './fixture.ts';
@@ -86,6 +88,18 @@ describe('sluice feedback metrics and dataset', () => {
     expect((await sluice(f, 'feedback', 'dataset', '--join', 'userfeat@1', '--into', 'x')).error?.message).toBe('each --join needs one --on and one --asof: got 1 --join, 0 --on, 0 --asof');
     expect((await sluice(f, 'feedback', 'metrics', '--per', 'week')).error?.message).toBe('--per must be day or hour, got "week"');
     expect((await sluice(f, 'feedback', 'metrics', '--from', 'feedback@1', '--slice', 'nope')).error?.message).toBe('feedback@1 has no logged field "nope" to slice by');
+  });
+
+  it('sets the fields live metrics slice by with --track', async () => {
+    const r = await sluice(f, '--json', 'feedback', 'metrics', '--track', 'country, device', '--no-drift');
+    expect(r.error).toBeUndefined();
+    const db = openFeedbackDb(f.project);
+    try {
+      expect(await metricSlices(db)).toEqual(['country', 'device']);
+    } finally {
+      await db.close();
+    }
+    expect(JSON.parse(r.out).source).toBe('feedback@1'); // the state is still empty: recomputed
   });
 
   it('recomputes from the feedback dataset when the incremental state is empty', async () => {

@@ -1,21 +1,12 @@
 // Reads the incremental metrics state (what accumulateMetrics kept) from the feedback store.
-import { join, resolve } from 'node:path';
-import type { Project } from '../../core/project.ts';
-import { PostgresDb } from '../../store/postgres.ts';
 import type { Param, SqlDb } from '../../store/sql.ts';
-import { SqliteDb } from '../../store/sqlite.ts';
+import { openFeedbackDb } from '../state.ts';
 import { ensureMetricsSchema } from './accumulate.ts';
 import type { StateFilter } from './recompute.ts';
 import type { BinRow, Cell, MetricsState, PositionRow } from './state.ts';
 
-/**
- * The feedback store (join state and metrics): its own SQLite file beside the catalog, or the
- * catalog's PostgreSQL schema when the project shares one.
- */
-export function openFeedbackDb(project: Project): SqlDb {
-  const spec = project.catalogSpec;
-  return spec.kind === 'postgres' ? new PostgresDb(spec.url, spec.schema) : new SqliteDb(join(resolve(project.root), '.sluice', 'feedback.db'));
-}
+/** The feedback store (join state and metrics), opened as the join opens it. */
+export { openFeedbackDb };
 
 export async function readState(db: SqlDb, f: StateFilter = {}): Promise<MetricsState> {
   await ensureMetricsSchema(db);
