@@ -18,6 +18,7 @@ const BENCHES: Record<string, () => Promise<Bench>> = {
   serve: async () => (await import('./serve.bench.ts')).bench,
   train: async () => (await import('./train.bench.ts')).bench,
   log: async () => (await import('./log.bench.ts')).bench,
+  metrics: async () => (await import('./metrics.bench.ts')).bench,
 };
 
 const args = process.argv.slice(2);
