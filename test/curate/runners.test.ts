@@ -99,6 +99,28 @@ describe.each(['local', 'bullmq'] as const)('curate on the %s runner', (kind) =>
     ]);
   });
 
+  it('applies a unique rule across files with only keys in the shuffle, the same on both runners', async () => {
+    mkdirSync(join(env.dir, 'uq'));
+    writeFileSync(join(env.dir, 'uq', 'a.csv'), 'order_id,amount\no1,10\no2,20\no3,30\n');
+    writeFileSync(join(env.dir, 'uq', 'b.csv'), 'order_id,amount\no2,21\no4,40\n');
+    const p = definePipeline({
+      target: 'orders',
+      schema: [
+        { name: 'order_id', type: 'string' },
+        { name: 'amount', type: 'float' },
+      ],
+      sources: [{ name: 'shop', files: 'uq/*.csv' }],
+      rules: [{ id: 'order-unique', unique: ['order_id'] }],
+    });
+    const r = await curate(env.project, p, env.dir, runner);
+    expect(r.summary.sources).toEqual([{ source: 'shop', files: 2, records: 5, accepted: 3, quarantined: 2, review: 0, duplicate: 0 }]);
+    expect((await rowsOf(env.project, 'orders')).map((x) => x.order_id).sort()).toEqual(['o1', 'o3', 'o4']);
+    expect((await rowsOf(env.project, 'orders-quarantine')).map((x) => [x.file, x.line, x.reason]).sort()).toEqual([
+      ['uq/a.csv', 3, 'rule order-unique: order_id must be unique'],
+      ['uq/b.csv', 2, 'rule order-unique: order_id must be unique'],
+    ]);
+  });
+
   it('reads a PostgreSQL query source with COPY and maps it like a file', async () => {
     const c = new pg.Client({ connectionString: PG });
     await c.connect();
