@@ -59,6 +59,16 @@ describe('proxy mode', () => {
 });
 
 describe('sluice serve', () => {
+  test('a bad --ab split exits 2 and says how to write it', async () => {
+    const child = spawn(process.execPath, [join(import.meta.dirname, '../../bin/sluice.js'), '--project', fx.dir, 'serve', '--model', 'ctr', '--ab', 'ctr@1=0.5,ctr@2=0.4'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code).toBe(2);
+    expect(stderr).toContain('--ab: the ratios add up to 0.9, not 1');
+    expect(stderr).toContain('e.g. --ab ctr@1=0.9,ctr@2=0.1');
+  });
+
   test('starts on loopback, answers, logs each prediction to the project log and stops on SIGTERM', async () => {
     const child = spawn(process.execPath, [join(import.meta.dirname, '../../bin/sluice.js'), '--project', fx.dir, '--json', 'serve', '--model', 'ctr', '--port', '0', '--watch-ms', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
