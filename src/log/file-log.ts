@@ -44,6 +44,7 @@ export class FileEventLog<R = unknown> implements EventLog<R> {
   /** the tail segment, open for appending, and its base */
   private tail: { base: number; fh: FileHandle } | null = null;
   private refreshing: Promise<void> | null = null;
+  private turn: Promise<unknown> = Promise.resolve();
   private readers = new Map<number, FileHandle>();
   private closed = false;
   private readonly segmentBytes: number;
@@ -112,7 +113,7 @@ export class FileEventLog<R = unknown> implements EventLog<R> {
     if (this.closed) return;
     while (this.committing || this.queue.length) await new Promise((r) => setTimeout(r, 5));
     this.closed = true;
-    await this.refreshing;
+    await this.turn;
     await this.tail?.fh.close();
     this.tail = null;
     for (const fh of this.readers.values()) await fh.close();
@@ -160,55 +161,65 @@ export class FileEventLog<R = unknown> implements EventLog<R> {
   private async commit(batch: Pending[]): Promise<void> {
     const release = await acquireLock(join(this.dir, 'writer.lock'), `event log ${this.name} (${this.dir})`, this.lockWaitMs);
     try {
-      // A look already under way may have started before the lock was ours: wait for it, then look again.
-      await this.refreshing;
-      await this.refresh();
-      const fresh: Pending[] = [];
-      for (const p of batch) {
-        const seen = this.ids.get(p.id);
-        if (seen === undefined) fresh.push(p);
-        else {
-          this.pendingIds.delete(p.id);
-          p.resolve({ seq: seen, duplicate: true });
-        }
-      }
-      if (!fresh.length) return;
-      let seg = this.segments.at(-1) ?? (await this.newSegment(1));
-      let fh = await this.tailHandle(seg);
-      // Whatever lies past the last whole entry was never acknowledged (a writer died mid-write): cut it.
-      if ((await fh.stat()).size > seg.end) await fh.truncate(seg.end);
-      if (seg.end >= this.segmentBytes) fh = await this.tailHandle((seg = await this.newSegment(this.headSeq + 1)));
-      let seq = this.headSeq;
-      const bufs: Buffer[] = [];
-      const offsets: number[] = [];
-      let pos = seg.end;
-      for (const p of fresh) {
-        const frame = encodeFrame(`{"seq":${++seq},"id":${JSON.stringify(p.id)},"records":${p.recordsJson}}`);
-        bufs.push(frame);
-        offsets.push(pos);
-        pos += frame.length;
-      }
-      try {
-        await fh.writev(bufs, seg.end);
-        await fh.datasync();
-      } catch (e) {
-        // Leave none of it: a failed group must not reappear (with seqs reused) after a restart.
-        await fh.truncate(seg.end).catch(() => undefined);
-        throw e;
-      }
-      let s = seg.base + seg.offsets.length;
-      for (let i = 0; i < fresh.length; i++) {
-        const p = fresh[i]!;
-        seg.offsets.push(offsets[i]!);
-        this.ids.set(p.id, s);
-        this.pendingIds.delete(p.id);
-        p.resolve({ seq: s++, duplicate: false });
-      }
-      seg.end = pos;
+      await this.inTurn(() => this.write(batch));
     } finally {
       release();
     }
     notifyAppended(this.dir);
+  }
+
+  /** The write itself, in turn with looks (a look must not index frames this write is adding). */
+  private async write(batch: Pending[]): Promise<void> {
+    await this.look();
+    const fresh: Pending[] = [];
+    for (const p of batch) {
+      const seen = this.ids.get(p.id);
+      if (seen === undefined) fresh.push(p);
+      else {
+        this.pendingIds.delete(p.id);
+        p.resolve({ seq: seen, duplicate: true });
+      }
+    }
+    if (!fresh.length) return;
+    let seg = this.segments.at(-1) ?? (await this.newSegment(1));
+    let fh = await this.tailHandle(seg);
+    // Whatever lies past the last whole entry was never acknowledged (a writer died mid-write): cut it.
+    if ((await fh.stat()).size > seg.end) await fh.truncate(seg.end);
+    if (seg.end >= this.segmentBytes) fh = await this.tailHandle((seg = await this.newSegment(this.headSeq + 1)));
+    let seq = this.headSeq;
+    const bufs: Buffer[] = [];
+    const offsets: number[] = [];
+    let pos = seg.end;
+    for (const p of fresh) {
+      const frame = encodeFrame(`{"seq":${++seq},"id":${JSON.stringify(p.id)},"records":${p.recordsJson}}`);
+      bufs.push(frame);
+      offsets.push(pos);
+      pos += frame.length;
+    }
+    try {
+      await fh.writev(bufs, seg.end);
+      await fh.datasync();
+    } catch (e) {
+      // Leave none of it: a failed group must not reappear (with seqs reused) after a restart.
+      await fh.truncate(seg.end).catch(() => undefined);
+      throw e;
+    }
+    let s = seg.base + seg.offsets.length;
+    for (let i = 0; i < fresh.length; i++) {
+      const p = fresh[i]!;
+      seg.offsets.push(offsets[i]!);
+      this.ids.set(p.id, s);
+      this.pendingIds.delete(p.id);
+      p.resolve({ seq: s++, duplicate: false });
+    }
+    seg.end = pos;
+  }
+
+  /** Runs `fn` after every look or write already started has finished. */
+  private inTurn<T>(fn: () => Promise<T>): Promise<T> {
+    const r = this.turn.then(fn);
+    this.turn = r.catch(() => undefined);
+    return r;
   }
 
   private async tailHandle(seg: Segment): Promise<FileHandle> {
@@ -219,9 +230,9 @@ export class FileEventLog<R = unknown> implements EventLog<R> {
     return this.tail.fh;
   }
 
-  /** Reads what other writers appended since the last look; one look at a time. */
+  /** Reads what other writers appended since the last look; looks and writes take turns. */
   private refresh(): Promise<void> {
-    return (this.refreshing ??= this.look().finally(() => (this.refreshing = null)));
+    return (this.refreshing ??= this.inTurn(() => this.look()).finally(() => (this.refreshing = null)));
   }
 
   /** Scans the tail segment for new entries, following into segments created since. */

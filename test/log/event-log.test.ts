@@ -361,6 +361,25 @@ describe('the file event log on disk', () => {
     await again.close();
   });
 
+  it('keeps its index exact when the same object reads while it appends', async () => {
+    const log = await FileEventLog.open<Rec>(join(root, `rw${counter++}`), 'p', { segmentBytes: 3_000 });
+    let done = false;
+    const seen: number[] = [];
+    const reading = (async () => {
+      for (let after = 0; !done || after < 200; ) {
+        const got = await log.read(after, { max: 7, waitMs: 20 });
+        seen.push(...got.map((e) => e.seq));
+        if (got.length) after = got.at(-1)!.seq;
+      }
+    })();
+    for (let i = 0; i < 20; i++) await Promise.all(Array.from({ length: 10 }, (_, j) => log.append(`x${i * 10 + j}`, [{ w: 'x', n: i * 10 + j }])));
+    done = true;
+    await reading;
+    expect(seen).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+    expect(checkSequences(await readAll(log)).get('x')).toBe(200);
+    await log.close();
+  });
+
   it('lets writers in two processes and two objects take turns: every entry once, seqs 1..N, each writer in order', async () => {
     const dir = join(root, `multi${counter++}`);
     const spec: EventLogSpec = { kind: 'file', dir };
