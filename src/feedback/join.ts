@@ -68,7 +68,13 @@ export function toExample(p: PredRow): FeedbackExample {
     shown_count: p.shown === null ? null : (JSON.parse(p.shown) as unknown[]).length,
     text: p.text,
     scrub_rules: p.scrub_rules,
-    fields: JSON.parse(p.fields) as Record<string, unknown>,
+    // Parsed on first use: the metrics read fields only for their slices, and most batches are
+    // millions of timeout negatives.
+    get fields(): Record<string, unknown> {
+      const value = JSON.parse(p.fields) as Record<string, unknown>;
+      Object.defineProperty(this, 'fields', { value, enumerable: true });
+      return value;
+    },
   };
 }
 

@@ -73,17 +73,19 @@ async function writePart(project: Project, db: SqlDb, dataset: string, range: { 
   try {
     const ws = createWriteStream(tmpJson);
     let n = 0;
-    let after = '';
+    // Keyset pages in the (batch, prediction_id) index: each page starts where the last ended.
+    let after: [number, string] = [range.from + 1, '']; // ids are never empty: this starts at batch from + 1
     for (;;) {
       const page = await db.all<PredRow>(
-        `SELECT ${PRED_SELECT} FROM fb_predictions WHERE batch > ? AND batch <= ? AND prediction_id > ? ORDER BY prediction_id LIMIT ${PAGE}`,
-        [range.from, range.to, after],
+        `SELECT ${PRED_SELECT} FROM fb_predictions WHERE batch IS NOT NULL AND (batch, prediction_id) > (?, ?) AND batch <= ? ORDER BY batch, prediction_id LIMIT ${PAGE}`,
+        [after[0], after[1], range.to],
       );
       if (!page.length) break;
       const text = page.map((p) => JSON.stringify(flatRow(p))).join('\n') + '\n';
       if (!ws.write(text)) await once(ws, 'drain');
       n += page.length;
-      after = page[page.length - 1]!.prediction_id;
+      const last = page[page.length - 1]!;
+      after = [Number(last.batch), last.prediction_id];
     }
     ws.end();
     await once(ws, 'close');

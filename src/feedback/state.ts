@@ -18,7 +18,7 @@ CREATE TABLE IF NOT EXISTS fb_predictions (
   fields TEXT NOT NULL, label INTEGER, decided_at BIGINT, event_id TEXT, event_type TEXT, picked_position INTEGER,
   text TEXT, scrub_rules TEXT, batch BIGINT);
 CREATE INDEX IF NOT EXISTS fb_predictions_open ON fb_predictions (close_at) WHERE label IS NULL;
-CREATE INDEX IF NOT EXISTS fb_predictions_batch ON fb_predictions (batch);
+CREATE INDEX IF NOT EXISTS fb_predictions_decided ON fb_predictions (batch, prediction_id) WHERE batch IS NOT NULL;
 CREATE TABLE IF NOT EXISTS fb_events (
   event_id TEXT PRIMARY KEY, ord BIGINT NOT NULL, prediction_id TEXT NOT NULL, disposition TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS fb_pending (
