@@ -23,6 +23,9 @@ import { importFiles } from '../io/import.ts';
 import { computeMetrics } from '../feedback/metrics/run.ts';
 import { buildTrainingData } from '../feedback/metrics/dataset.ts';
 import { metricsHtml } from '../feedback/metrics/html.ts';
+import { computeDrift } from '../analyze/drift.ts';
+import { driftHtml } from '../analyze/report.ts';
+import { demoIndexHtml } from '../demo/report.ts';
 import YAML from 'yaml';
 import { parseRef } from '../core/ref.ts';
 import { scanSql } from '../core/dataset.ts';
@@ -133,7 +136,7 @@ export function register(program: Command): void {
         const trafficAB = await timed('serve v2 and v1 in an A/B split to simulated users', async () => {
           const live = await goLive(project, { model: MODEL, ab: [{ ref: v2.ref, weight: 0.5 }, { ref: v1.ref, weight: 0.5 }], tag: 'ab' });
           try {
-            const t = await simulateUsers(live, { model: MODEL, users, perRequest: 20, seed: opts.seed, tag: 'ab' });
+            const t = await simulateUsers(live, { model: MODEL, users, perRequest: 50, seed: opts.seed, tag: 'ab' });
             lastEvent = t.lastEventAt;
             await tick(live, t.lastEventAt, 'ab');
             return t;
@@ -164,7 +167,7 @@ export function register(program: Command): void {
         const trafficShadow = await timed(`shadow-score v3 beside ${incumbent}; promote ${promoted}`, async () => {
           const live = await goLive(project, { model: incumbent, shadow: v3.ref, tag: 'shadow' });
           try {
-            const t = await simulateUsers(live, { model: MODEL, users: Math.round(users / 2), perRequest: 20, seed: opts.seed + 2, tag: 'shadow' });
+            const t = await simulateUsers(live, { model: MODEL, users: Math.round(users / 2), perRequest: 50, seed: opts.seed + 2, tag: 'shadow' });
             lastEvent = Math.max(lastEvent, t.lastEventAt);
             await tick(live, lastEvent, 'shadow');
             return t;
@@ -176,7 +179,7 @@ export function register(program: Command): void {
         const trafficAfter = await timed(`serve ${promoted} to simulated users`, async () => {
           const live = await goLive(project, { model: promoted, tag: 'after' });
           try {
-            const t = await simulateUsers(live, { model: MODEL, users, perRequest: 20, seed: opts.seed + 3, tag: 'after' });
+            const t = await simulateUsers(live, { model: MODEL, users, perRequest: 50, seed: opts.seed + 3, tag: 'after' });
             lastEvent = Math.max(lastEvent, t.lastEventAt);
             await tick(live, lastEvent, 'after');
             return t;
@@ -190,20 +193,35 @@ export function register(program: Command): void {
           detail: m.groups.map((x) => `${x.model}@${x.version} (${x.arm}) log loss ${x.log_loss.toFixed(4)}`).join(' · '),
         }));
         writeFileSync(join(dir, 'metrics.html'), metricsHtml(after, 'sluice demo: live metrics'));
-        void before;
+        // Serving drift: what users looked like before launch (training data) against after (feedback).
+        const drift = await computeDrift(project, await project.catalog.resolve(parseRef(trainSplit)), await project.catalog.resolve(parseRef('feedback')), { features: ['device', 'country', 'bid'] });
+        writeFileSync(join(dir, 'drift.html'), driftHtml(drift));
+        const index = join(dir, 'index.html');
+        writeFileSync(index, demoIndexHtml({ steps, before, after, judged, promoted }));
         const clicks = trafficAB.clicks + trafficShadow.clicks + trafficAfter.clicks;
         const fb = await project.catalog.resolve(parseRef('feedback'));
         const [labels] = await duck.all<{ positives: number; examples: number }>(
           `SELECT count(*) FILTER (label = 1) AS positives, count(*) AS examples FROM (${scanSql(project.dataDir, fb)}) WHERE NOT ends_with(prediction_id, '/shadow')`,
         );
         const loop = { clicks, positives: labels!.positives, examples: labels!.examples, predictions: trafficAB.predictions + trafficShadow.predictions + trafficAfter.predictions, promoted, judged, v1: v1.ref, v2: v2.ref, v3: v3.ref };
-        output(g, { dir, report, steps, loop }, () =>
+        output(g, { dir, report: index, steps, loop }, () =>
           [
             '',
             table(steps.map((s) => [s.step, s.rows, s.seconds.toFixed(2), s.detail]), ['step', 'rows', 'seconds', 'what happened']),
             '',
+            table(
+              Object.entries(judged).map(([m, x]) => [m, x.log_loss.toFixed(4), x.auc.toFixed(3), (100 * x.mean_score).toFixed(2) + '%', (100 * x.positive_rate).toFixed(2) + '%', m === promoted ? 'serving' : '']),
+              ['model', 'log loss (fresh)', 'AUC (fresh)', 'predicted rate', 'observed rate', ''],
+            ),
+            '',
+            table(
+              after.groups.map((x) => [`${x.model}@${x.version}`, x.arm, x.n, (100 * x.rate).toFixed(2) + '%', (100 * x.mean_predicted).toFixed(2) + '%', x.log_loss.toFixed(4)]),
+              ['live: model', 'arm', 'examples', 'observed CTR', 'predicted CTR', 'log loss'],
+            ),
+            '',
+            `drift after launch: ${drift.features.filter((f) => f.drifted).map((f) => f.name).join(', ') || 'none'} (${join(dir, 'drift.html')})`,
             `project: ${dir}`,
-            `look at: ${report} · sluice --project ${opts.dir} datasets · sluice --project ${opts.dir} review serve (after: review add-reviewer you)`,
+            `look at: ${index} (links the stats, drift and metrics pages) · sluice --project ${opts.dir} datasets · sluice --project ${opts.dir} feedback metrics`,
           ].join('\n'),
         );
       } finally {

@@ -9,7 +9,7 @@ import { projectLog } from '../log/open.ts';
 import { LogWriter } from '../log/writer.ts';
 import type { OutcomeEvent, PredictionRecord } from '../feedback/records.ts';
 import { startServer, type SluiceServer } from '../serve/server.ts';
-import { AFTER, clickProbability, COUNTRIES, DEVICES, rng } from './truth.ts';
+import { AFTER, afterDevice, clickProbability, COUNTRIES, rng } from './truth.ts';
 
 export interface Traffic {
   requests: number;
@@ -73,7 +73,7 @@ export async function simulateUsers(live: Live, o: { model: string; users: numbe
       next += n;
       const instances = Array.from({ length: n }, (_, i) => ({
         user_id: `live-u${(first + i) % 3000}`,
-        device: DEVICES[Math.floor(random() * DEVICES.length)]!,
+        device: afterDevice(random()),
         country: COUNTRIES[Math.floor(random() * COUNTRIES.length)]!,
         bid: Math.round(random() * 3 * 10_000) / 10_000,
       }));
@@ -95,7 +95,7 @@ export async function simulateUsers(live: Live, o: { model: string; users: numbe
       await live.events.append(`demo-${o.tag}-${batch++}`, events);
     }
   };
-  await Promise.all(Array.from({ length: o.concurrency ?? 4 }, worker));
+  await Promise.all(Array.from({ length: o.concurrency ?? 8 }, worker));
   await live.writer.flush();
   return t;
 }

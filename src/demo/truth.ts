@@ -27,6 +27,23 @@ export const AFTER: Weights = {
   bid: 0.2,
 };
 
+/** After launch the audience shifts too: tablets take a larger share (a drift the stats can see). */
+export const AFTER_DEVICE_SHARE: Record<(typeof DEVICES)[number], number> = { mobile: 0.3, desktop: 0.25, tablet: 0.45 };
+
+/** A device drawn from the after-launch mix, given u uniform in [0, 1). */
+export function afterDevice(u: number): string {
+  let acc = 0;
+  for (const d of DEVICES) if (u < (acc += AFTER_DEVICE_SHARE[d])) return d;
+  return DEVICES[DEVICES.length - 1]!;
+}
+
+/** The same draw in SQL over a uniform expression. */
+export function afterDeviceSql(u: string): string {
+  let acc = 0;
+  const whens = DEVICES.slice(0, -1).map((d) => `WHEN ${u} < ${(acc += AFTER_DEVICE_SHARE[d])} THEN '${d}'`);
+  return `(CASE ${whens.join(' ')} ELSE '${DEVICES[DEVICES.length - 1]}' END)`;
+}
+
 export interface Context {
   device: string;
   country: string;

@@ -4,7 +4,7 @@ import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DuckSession } from '../engine/duckdb.ts';
 import { lit } from '../engine/duckdb.ts';
-import { AFTER, BEFORE, clickProbabilitySql, COUNTRIES, DEVICES } from './truth.ts';
+import { AFTER, afterDeviceSql, BEFORE, clickProbabilitySql, COUNTRIES, DEVICES } from './truth.ts';
 
 export const SIZES = { tiny: 20_000, small: 200_000, medium: 2_000_000 } as const;
 export type DemoSize = keyof typeof SIZES;
@@ -91,7 +91,7 @@ export async function freshTraffic(duck: DuckSession, dir: string, rows: number,
     COPY (
       SELECT i AS impression_id, device, country, bid, (${u(23)} < ${clickProbabilitySql(AFTER)}) AS clicked FROM (
         SELECT i, ${sqlList(COUNTRIES)}[1 + (hash(i, ${seed}, 20) % ${COUNTRIES.length})::INT] AS country,
-          ${sqlList(DEVICES)}[1 + (hash(i, ${seed}, 21) % ${DEVICES.length})::INT] AS device,
+          ${afterDeviceSql(u(21))} AS device,
           round(${u(22)} * 3, 4) AS bid
         FROM range(${rows}) t(i))
     ) TO ${lit(path)} (FORMAT parquet)`);
