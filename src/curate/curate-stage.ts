@@ -1,8 +1,9 @@
 // The curate stage: the ingest's map (mapping and SQL rules in DuckDB, vectorized), then the
 // TypeScript predicate rules, which read the rows that survived in DuckDB chunks, as columns; the
 // rows a predicate breaks move to the quarantine or the review file (or are counted, for warn)
-// exactly as a SQL rule would move them. Reduce is the ingest's; the commit adds the run's
-// outcomes per source and per rule, and refuses to commit if they do not reconcile.
+// exactly as a SQL rule would move them. Reduce is the ingest's; the commit takes a unique rule's
+// rows out of their parts (unique.ts), adds the run's outcomes per source and per rule, and
+// refuses to commit if they do not reconcile.
 import { mkdirSync } from 'node:fs';
 import { InternalError } from '../core/errors.ts';
 import { describeFile } from '../core/dataset.ts';
