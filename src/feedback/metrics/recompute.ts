@@ -6,7 +6,7 @@ import type { Manifest } from '../../core/manifest.ts';
 import { UsageError } from '../../core/errors.ts';
 import { ident, lit, type DuckSession } from '../../engine/duckdb.ts';
 import { FEEDBACK_COLUMNS } from '../records.ts';
-import { ALL, BINS, EPS, HOUR_MS, keyString, MAX_VALUE_LENGTH, type Cell, type CellKey, type MetricsState, type PositionRow } from './state.ts';
+import { ALL, BINS, EPS, HOUR_MS, MAX_VALUE_LENGTH, type Cell, type CellKey, type MetricsState, type PositionRow } from './state.ts';
 
 /** The column a logged field is stored in (a field named like a fixed column gets a `field_` prefix). */
 export function fieldColumn(field: string): string {
@@ -39,7 +39,7 @@ function groupingSets(slices: string[], extra: string[], withAll: boolean): stri
 }
 
 /** Rows of a per-slice result, plus the ALL slice summed from the first slice field's rows. */
-function withAll<R extends CellKey>(r: Record<string, unknown[]>, slices: string[], row: (k: CellKey, i: number) => R, sub: (x: R) => string, add: (into: R, x: R) => void): R[] {
+function withAll<R extends CellKey>(r: Record<string, unknown[]>, slices: string[], row: (k: CellKey, i: number) => R, sub: (x: R) => number, add: (into: R, x: R) => void): R[] {
   const at = keysOf(r, slices);
   const out: R[] = [];
   const all = new Map<string, R>();
@@ -48,8 +48,7 @@ function withAll<R extends CellKey>(r: Record<string, unknown[]>, slices: string
     const x = row(at(i), i);
     out.push(x);
     if (slices.length && x.slice_field === slices[0]) {
-      const k = { model: x.model, version: x.version, arm: x.arm, bucket: x.bucket, slice_field: ALL, slice_value: '' };
-      const ks = `${keyString(k)}\x1f${sub(x)}`;
+      const ks = `${x.model}\x1f${x.version}\x1f${x.arm}\x1f${x.bucket}\x1f${sub(x)}`;
       const a = all.get(ks);
       if (a) add(a, x);
       else all.set(ks, { ...x, slice_field: ALL, slice_value: '' });
@@ -60,10 +59,20 @@ function withAll<R extends CellKey>(r: Record<string, unknown[]>, slices: string
 
 /** The cell key of row i of a grouping-sets result: its slice is the one slice column it was grouped by, or ALL. */
 function keysOf(r: Record<string, unknown[]>, slices: string[]): (i: number) => CellKey {
+  // column arrays looked up once: this runs for every row of the bins (10⁵ rows)
+  const [model, version, arm, bucket] = [r.model!, r.version!, r.arm!, r.bucket!];
+  const g = slices.map((_, s) => r[`__g${s}`]!);
+  const v = slices.map((_, s) => r[`__s${s}`]!);
   return (i) => {
-    let slice = { slice_field: ALL, slice_value: '' };
-    for (let s = 0; s < slices.length; s++) if (Number(r[`__g${s}`]![i]) === 0) slice = { slice_field: slices[s]!, slice_value: String(r[`__s${s}`]![i]) };
-    return { model: String(r.model![i]), version: Number(r.version![i]), arm: String(r.arm![i]), bucket: Number(r.bucket![i]), ...slice };
+    let slice_field = ALL;
+    let slice_value = '';
+    for (let s = 0; s < slices.length; s++) {
+      if (Number(g[s]![i]) === 0) {
+        slice_field = slices[s]!;
+        slice_value = String(v[s]![i]);
+      }
+    }
+    return { model: model[i] as string, version: version[i] as number, arm: arm[i] as string, bucket: bucket[i] as number, slice_field, slice_value };
   };
 }
 
@@ -104,7 +113,8 @@ export async function stateFromDataset(duck: DuckSession, dataDir: string, m: Ma
     cells.push({ ...cellAt(i), n: v('n'), pos: v('pos'), sum_score: v('sum_score'), sum_score2: v('sum_score2'), sum_ll: v('sum_ll'), sum_ll2: v('sum_ll2'), ranked: v('ranked') });
   }
   const b = await columns(duck, `SELECT ${keyCols}, bin${gcols}, count(*)::DOUBLE AS n, sum(label)::DOUBLE AS pos, sum(score) AS sum_score FROM (${base}) GROUP BY ${groupingSets(slices, ['bin'], false)}`);
-  const bins = withAll(b, slices, (k, i) => ({ ...k, bin: (b.bin as number[])[i]!, n: (b.n as number[])[i]!, pos: (b.pos as number[])[i]!, sum_score: (b.sum_score as number[])[i]! }), (r) => String(r.bin), (into, r) => {
+  const [bb, bn, bp, bs] = [b.bin, b.n, b.pos, b.sum_score] as number[][];
+  const bins = withAll(b, slices, (k, i) => ({ model: k.model, version: k.version, arm: k.arm, bucket: k.bucket, slice_field: k.slice_field, slice_value: k.slice_value, bin: bb![i]!, n: bn![i]!, pos: bp![i]!, sum_score: bs![i]! }), (r) => r.bin, (into, r) => {
     into.n += r.n;
     into.pos += r.pos;
     into.sum_score += r.sum_score;
@@ -112,7 +122,8 @@ export async function stateFromDataset(duck: DuckSession, dataDir: string, m: Ma
   let positions: PositionRow[] = [];
   if (names.has('picked_position')) {
     const p = await columns(duck, `SELECT ${keyCols}, picked_position AS picked${gcols}, count(*)::DOUBLE AS n FROM (${base}) WHERE shown_count IS NOT NULL AND picked_position IS NOT NULL GROUP BY ${groupingSets(slices, ['picked_position'], false)}`);
-    positions = withAll(p, slices, (k, i) => ({ ...k, picked: (p.picked as number[])[i]!, n: (p.n as number[])[i]! }), (r) => String(r.picked), (into, r) => {
+    const [pp, pn] = [p.picked, p.n] as number[][];
+    positions = withAll(p, slices, (k, i) => ({ model: k.model, version: k.version, arm: k.arm, bucket: k.bucket, slice_field: k.slice_field, slice_value: k.slice_value, picked: pp![i]!, n: pn![i]! }), (r) => r.picked, (into, r) => {
       into.n += r.n;
     });
   }
