@@ -18,6 +18,7 @@ describe('the incremental join against the batch oracle', () => {
   let duck: DuckSession;
   let summary: RunSummary;
   let dispositions: Map<string, string>;
+  let corrections: string[];
 
   beforeAll(async () => {
     project = await Project.open(t.dir);
@@ -30,6 +31,7 @@ describe('the incremental join against the batch oracle', () => {
     // small batches: many batch boundaries, none of which may change a decision
     summary = await runFeedback(project, fj, logs, { once: true, batchRecords: 1500 });
     dispositions = new Map((await db.all<{ event_id: string; disposition: string }>('SELECT event_id, disposition FROM fb_events')).map((r) => [r.event_id, r.disposition]));
+    corrections = (await db.all<{ event_id: string }>('SELECT event_id FROM fb_corrections ORDER BY event_id')).map((r) => r.event_id);
     await db.close();
   });
   afterAll(async () => {
@@ -54,6 +56,15 @@ describe('the incremental join against the batch oracle', () => {
     expect(wrong).toEqual([]);
     const kinds = new Set(oracle.map((o) => o.disposition));
     for (const k of ['decided', 'late', 'after_decision', 'outside_window', 'no_rule', 'unmatched']) expect(kinds.has(k), k).toBe(true);
+  });
+
+  it('writes a correction for exactly the late events that would have changed a label', async () => {
+    const expected = await duck.all<{ event_id: string }>(
+      `SELECT m.event_id FROM oracle_m m JOIN oracle_examples x ON x.prediction_id = m.prediction_id
+       WHERE m.matched AND m.in_window AND m.is_late AND m.rlabel <> x.label ORDER BY m.event_id`,
+    );
+    expect(corrections.length).toBeGreaterThan(0);
+    expect(corrections).toEqual(expected.map((r) => r.event_id));
   });
 
   it('counts every event once: first-seen, duplicate or invalid', async () => {
