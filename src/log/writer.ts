@@ -118,6 +118,11 @@ export class LogWriter<R> {
       const i = this.queue.indexOf(target);
       if (i < 0 || this.queue.slice(0, i + 1).every((b) => b.spill)) return;
       if (Date.now() > deadline) this.spillPrefix(true);
+      // Neither the log nor the disk takes them: say so rather than hold a shutdown forever.
+      if (Date.now() > deadline + 2 * this.appendTimeoutMs) {
+        warn(`log writer: ${this.stats().buffered} records are neither in the log nor spilled to ${this.o.spillDir}; they are kept in memory only`);
+        return;
+      }
       await sleep(5);
     }
   }
@@ -215,19 +220,21 @@ export class LogWriter<R> {
     let backoff = 50;
     while (this.queue.length && !this.closed) {
       const b = this.queue[0]!;
+      let records: R[];
+      try {
+        records = b.records ?? (await this.loadSpill(b));
+      } catch (e) {
+        this.quarantine(b, e as Error);
+        continue;
+      }
       let timer: NodeJS.Timeout | undefined;
       try {
-        const records = b.records ?? (await this.loadSpill(b));
         await Promise.race([
           this.appendEntry(b.id, records),
           new Promise((_, rej) => (timer = setTimeout(() => rej(new Error(`append took over ${this.appendTimeoutMs} ms`)), this.appendTimeoutMs))),
         ]);
-      } catch (e) {
+      } catch {
         clearTimeout(timer);
-        if (e instanceof IntegrityError) {
-          this.quarantine(b, e);
-          continue;
-        }
         this.failures++;
         this.down = true;
         this.spillPrefix(true);
@@ -241,10 +248,10 @@ export class LogWriter<R> {
       clearTimeout(timer);
       backoff = 50;
       this.down = false;
-      this.appended += b.count;
       if (b.records && !b.spill && !b.spilling) this.held -= b.count;
       b.records = null;
-      await this.dropSpill(b); // before the batch leaves the queue, so stats never count it twice
+      await this.dropSpill(b); // before the batch counts as appended, so stats never count it twice
+      this.appended += b.count;
       this.queue.shift();
     }
   }

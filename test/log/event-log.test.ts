@@ -361,6 +361,26 @@ describe('the file event log on disk', () => {
     await again.close();
   });
 
+  it('LogWriter moves a damaged spill file aside, keeps it, and replays the rest', async () => {
+    const dir = join(root, `dmg${counter++}`);
+    const spillDir = join(dir, 'spill');
+    const log = await FileEventLog.open<Rec>(join(dir, 'log'), 'p');
+    const down = holdLock(join(dir, 'log'));
+    const w = await LogWriter.open(await FileEventLog.open<Rec>(join(dir, 'log'), 'p', { lockWaitMs: 50 }), { spillDir, idPrefix: 'd', maxBatch: 10 });
+    for (let n = 0; n < 30; n++) w.write({ w: 'd', n });
+    await w.close();
+    down.kill('SIGKILL');
+    const files = readdirSync(spillDir).filter((f) => f.endsWith('.spill')).sort();
+    expect(files).toHaveLength(3);
+    writeFileSync(join(spillDir, files[1]!), 'garbage');
+    const w2 = await LogWriter.open(log, { spillDir, idPrefix: 'd' });
+    await w2.close();
+    expect(w2.stats()).toMatchObject({ appended: 20, spilled: 0 });
+    expect(readdirSync(join(spillDir, 'damaged'))).toEqual([files[1]]);
+    expect((await readAll(log)).flatMap((e) => e.records.map((r) => r.n))).toEqual([...Array.from({ length: 10 }, (_, i) => i), ...Array.from({ length: 10 }, (_, i) => i + 20)]);
+    await log.close();
+  });
+
   it('keeps its index exact when the same object reads while it appends', async () => {
     const log = await FileEventLog.open<Rec>(join(root, `rw${counter++}`), 'p', { segmentBytes: 3_000 });
     let done = false;
