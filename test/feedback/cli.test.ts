@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Project } from '../../src/core/project.ts';
 import { openEventLog } from '../../src/log/open.ts';
-import { cliJson, cli } from '../foundation/helpers.ts';
+import { cliJson, cli, spawnCli } from '../foundation/helpers.ts';
 import { tempProject } from './harness.ts';
 
 const t = tempProject();
@@ -67,6 +67,47 @@ describe('sluice feedback import and run', () => {
     } finally {
       await project.close();
     }
+  });
+
+  it('hosts POST /v1/events with --listen, needs the token, and stops with a summary on SIGTERM', async () => {
+    process.env.SLUICE_EVENTS_TOKEN = 'tok-123';
+    const run = spawnCli(t.dir, '--json', 'feedback', 'run', '--listen', '0');
+    let stderr = '';
+    const url = await new Promise<string>((res, rej) => {
+      run.child.stderr!.on('data', (d: Buffer) => {
+        stderr += d.toString();
+        const m = /events intake on (\S+)/.exec(stderr);
+        if (m) res(m[1]!);
+      });
+      run.child.on('exit', () => rej(new Error(`exited early: ${stderr}`)));
+    });
+    delete process.env.SLUICE_EVENTS_TOKEN;
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/v1\/events$/);
+    const body = JSON.stringify({ event_id: 'e10', prediction_id: 'p3', type: 'click', time: T0 + 7000 }) + '\n';
+    expect((await fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/x-ndjson' } })).status).toBe(401);
+    const ok = await fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/x-ndjson', authorization: 'Bearer tok-123' } });
+    expect(ok.status).toBe(202);
+    // the running join folds it: late, since e4 (03:00) moved the events' watermark past p3's window
+    const project = await Project.open(t.dir);
+    const { openFeedbackDb } = await import('../../src/feedback/state.ts');
+    const db = openFeedbackDb(project);
+    try {
+      for (let i = 0; i < 200; i++) {
+        const r = await db.get<{ disposition: string }>(`SELECT disposition FROM fb_events WHERE event_id = 'e10'`);
+        if (r) {
+          expect(r.disposition).toBe('late');
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    } finally {
+      await db.close();
+      await project.close();
+    }
+    run.child.kill('SIGTERM');
+    const done = await run.done;
+    expect(done.code).toBe(0);
+    expect(JSON.parse(done.stdout).counts).toMatchObject({ late: 1, events: 5 });
   });
 
   it('says what is wrong with a bad join spec, naming the field', async () => {
