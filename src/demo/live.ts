@@ -9,7 +9,8 @@ import { projectLog } from '../log/open.ts';
 import { LogWriter } from '../log/writer.ts';
 import type { OutcomeEvent, PredictionRecord } from '../feedback/records.ts';
 import { startServer, type SluiceServer } from '../serve/server.ts';
-import { AFTER, afterDevice, clickProbability, COUNTRIES, rng } from './truth.ts';
+import { AFTER, afterDevice, clickProbability, COUNTRIES } from './truth.ts';
+import { rng } from '../model/train/rng.ts';
 
 export interface Traffic {
   requests: number;
@@ -61,7 +62,8 @@ export async function goLive(project: Project, o: { ab?: { ref: string; weight: 
  * half a second later in event time) go to the events log in batches, each with a unique id.
  */
 export async function simulateUsers(live: Live, o: { model: string; users: number; perRequest: number; seed: number; concurrency?: number; tag: string }): Promise<Traffic> {
-  const random = rng(o.seed);
+  const r = rng(o.seed);
+  const random = r.next;
   const t: Traffic = { requests: 0, predictions: 0, clicks: 0, lastEventAt: 0 };
   const url = `${live.server.url}/v1/models/${o.model}:predict`;
   let next = 0;

@@ -61,15 +61,3 @@ export function clickProbabilitySql(w: Weights): string {
   const cases = (col: string, m: Record<string, number>) => `(CASE ${col} ${Object.entries(m).map(([k, v]) => `WHEN '${k}' THEN ${v}`).join(' ')} ELSE 0 END)`;
   return `(1 / (1 + exp(-(${w.bias} + ${cases('device', w.device)} + ${cases('country', w.country)} + ${w.bid} * bid))))`;
 }
-
-/** A small deterministic PRNG (mulberry32), so a seed replays the same simulated users. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
