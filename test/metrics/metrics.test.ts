@@ -121,6 +121,15 @@ describe('incremental and recomputed metrics', () => {
     expect(inc.timeline.length).toBe(2 * 4); // 3 days from 09:00 touch 4 calendar days
     expect(inc.slices.filter((s) => s.field === 'country').map((s) => s.value)).toEqual(['de', 'de', 'fr', 'fr', 'us', 'us']);
     expect(inc.comparisons.map((c) => [c.a, c.b])).toEqual([['A', 'B']]);
+    // one slice field (one pass at the finest level) and none agree too
+    for (const only of [['country'], []]) {
+      const st = await readState(db);
+      const keep = <T extends { slice_field: string }>(xs: T[]) => xs.filter((x) => x.slice_field === '*' || only.includes(x.slice_field));
+      const incO = summarize({ cells: keep(st.cells), bins: keep(st.bins), positions: keep(st.positions) }, { source: '' });
+      const recO = summarize(await stateFromDataset(await f.project.duck(), f.project.dataDir, m, only, {}, 86_400_000), { source: '' });
+      expect(numbers(incO)).toBe(numbers(recO));
+      expect(incO.slices.length).toBe(only.length ? 6 : 0);
+    }
     // filtered by time, both keep the same whole hours
     const since = T0 + 36 * 3_600_000;
     const incS = summarize(await readState(db, { since }), { source: '' });

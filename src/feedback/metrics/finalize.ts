@@ -1,16 +1,9 @@
 // Turns metrics state into metrics: merges state rows into groups (e.g. per version × arm × day ×
 // slice value) and computes rate, calibration, log loss, AUC and ranked-answer figures from the sums.
-import { BINS, keyString, type MetricsState } from './state.ts';
+import { BINS, keyString, type MetricsState, type Sums } from './state.ts';
 
 /** The additive sums of one group (state rows merged). */
-export interface Agg {
-  n: number;
-  pos: number;
-  sum_score: number;
-  sum_score2: number;
-  sum_ll: number;
-  sum_ll2: number;
-  ranked: number;
+export interface Agg extends Sums {
   binN: number[];
   binPos: number[];
   binScore: number[];

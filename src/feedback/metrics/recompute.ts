@@ -6,7 +6,7 @@ import type { Manifest } from '../../core/manifest.ts';
 import { UsageError } from '../../core/errors.ts';
 import { ident, lit, type DuckSession } from '../../engine/duckdb.ts';
 import { FEEDBACK_COLUMNS } from '../records.ts';
-import { ALL, BINS, EPS, HOUR_MS, MAX_VALUE_LENGTH, type Cell, type CellKey, type MetricsState, type PositionRow } from './state.ts';
+import { ALL, BINS, EPS, HOUR_MS, keyString, MAX_VALUE_LENGTH, type Cell, type CellKey, type MetricsState, type PositionRow } from './state.ts';
 
 /** The column a logged field is stored in (a field named like a fixed column gets a `field_` prefix). */
 export function fieldColumn(field: string): string {
@@ -76,6 +76,32 @@ function keysOf(r: Record<string, unknown[]>, slices: string[]): (i: number) => 
   };
 }
 
+/** Cells (with the ALL slice when rows are per slice value) summed from rows carrying every sum. */
+function rollUpCells(r: Record<string, unknown[]>, slices: string[]): Cell[] {
+  const at = keysOf(r, slices);
+  const cells = new Map<string, Cell>();
+  const [n, pos, ss, ss2, ll, ll2, ranked] = [r.n, r.pos, r.sum_score, r.sum_score2, r.sum_ll, r.sum_ll2, r.ranked] as number[][];
+  const add = (k: CellKey, i: number) => {
+    const ks = keyString(k);
+    const c = cells.get(ks);
+    if (!c) return void cells.set(ks, { ...k, n: n![i]!, pos: pos![i]!, sum_score: ss![i]!, sum_score2: ss2![i]!, sum_ll: ll![i]!, sum_ll2: ll2![i]!, ranked: ranked![i]! });
+    c.n += n![i]!;
+    c.pos += pos![i]!;
+    c.sum_score += ss![i]!;
+    c.sum_score2 += ss2![i]!;
+    c.sum_ll += ll![i]!;
+    c.sum_ll2 += ll2![i]!;
+    c.ranked += ranked![i]!;
+  };
+  for (let i = 0; i < n!.length; i++) {
+    const k = at(i);
+    add(k, i);
+    // with one slice field the rows are per value only (no ALL rows): each example has one value
+    if (slices.length === 1) add({ model: k.model, version: k.version, arm: k.arm, bucket: k.bucket, slice_field: ALL, slice_value: '' }, i);
+  }
+  return [...cells.values()];
+}
+
 /** A query's result as columns of JS values (much faster than row objects for 10⁵ rows and more). */
 async function columns(duck: DuckSession, sql: string): Promise<Record<string, unknown[]>> {
   return (await duck.conn.runAndReadAll(sql)).getColumnsObjectJS() as Record<string, unknown[]>;
@@ -97,22 +123,23 @@ export async function stateFromDataset(duck: DuckSession, dataDir: string, m: Ma
   const base = baseSql(scanSql(dataDir, m), slices, filter, bucketMs);
   const gcols = slices.map((_, i) => `, __s${i}, GROUPING(__s${i}) AS __g${i}`).join('');
   const keyCols = `model, version::DOUBLE AS version, arm, bucket::DOUBLE AS bucket`;
-  // Three passes, each as cheap as it can be: cells (few groups, every sum); bins and positions at
-  // the finest level per slice field only (few sums), their ALL slice rolled up here from the first
-  // field's rows (each example has exactly one value of it). One pass grouping everything by bin
-  // with every sum and an ALL set measured ~1.5× slower.
-  const c = await columns(
-    duck,
-    `SELECT ${keyCols}${gcols}, count(*)::DOUBLE AS n, sum(label)::DOUBLE AS pos, sum(score) AS sum_score, sum(score * score) AS sum_score2,
-       sum(ll) AS sum_ll, sum(ll * ll) AS sum_ll2, count(shown_count)::DOUBLE AS ranked FROM (${base}) GROUP BY ${groupingSets(slices, [], true)}`,
-  );
-  const cellAt = keysOf(c, slices);
-  const cells: Cell[] = [];
-  for (let i = 0; i < (c.n as number[]).length; i++) {
-    const v = (name: string) => (c[name] as number[])[i]!;
-    cells.push({ ...cellAt(i), n: v('n'), pos: v('pos'), sum_score: v('sum_score'), sum_score2: v('sum_score2'), sum_ll: v('sum_ll'), sum_ll2: v('sum_ll2'), ranked: v('ranked') });
+  // As few passes as the slices allow: with one slice field (the common case) one pass over the
+  // data at the finest level, positions apart (measured: a grouping-sets pass per kind of row was
+  // ~1.5x slower); with several, one pass for cells and one for bins, a grouping set per field.
+  const sums = `count(*)::DOUBLE AS n, sum(label)::DOUBLE AS pos, sum(score) AS sum_score`;
+  const squares = `sum(score * score) AS sum_score2, sum(ll) AS sum_ll, sum(ll * ll) AS sum_ll2, count(shown_count)::DOUBLE AS ranked`;
+  let cells: Cell[];
+  let b: Record<string, unknown[]>;
+  if (slices.length <= 1) {
+    // One slice field: one pass at the finest level (key × value × bin) with every sum; the cells
+    // and the ALL slice are rolled up here from its ≤ 100 rows per cell.
+    b = await columns(duck, `SELECT ${keyCols}, bin${slices.length ? ', __s0, 0 AS __g0' : ''}, ${sums}, ${squares} FROM (${base}) GROUP BY ALL`);
+    cells = rollUpCells(b, slices);
+  } else {
+    const c = await columns(duck, `SELECT ${keyCols}${gcols}, ${sums}, ${squares} FROM (${base}) GROUP BY ${groupingSets(slices, [], true)}`);
+    cells = rollUpCells(c, slices);
+    b = await columns(duck, `SELECT ${keyCols}, bin${gcols}, ${sums} FROM (${base}) GROUP BY ${groupingSets(slices, ['bin'], false)}`);
   }
-  const b = await columns(duck, `SELECT ${keyCols}, bin${gcols}, count(*)::DOUBLE AS n, sum(label)::DOUBLE AS pos, sum(score) AS sum_score FROM (${base}) GROUP BY ${groupingSets(slices, ['bin'], false)}`);
   const [bb, bn, bp, bs] = [b.bin, b.n, b.pos, b.sum_score] as number[][];
   const bins = withAll(b, slices, (k, i) => ({ model: k.model, version: k.version, arm: k.arm, bucket: k.bucket, slice_field: k.slice_field, slice_value: k.slice_value, bin: bb![i]!, n: bn![i]!, pos: bp![i]!, sum_score: bs![i]! }), (r) => r.bin, (into, r) => {
     into.n += r.n;

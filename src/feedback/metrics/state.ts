@@ -32,7 +32,8 @@ export interface CellKey {
   slice_value: string;
 }
 
-export interface Cell extends CellKey {
+/** The additive sums of a cell (and of any merge of cells). */
+export interface Sums {
   n: number;
   pos: number;
   sum_score: number;
@@ -42,6 +43,8 @@ export interface Cell extends CellKey {
   /** examples of ranked answers (shown_count not null) */
   ranked: number;
 }
+
+export interface Cell extends CellKey, Sums {}
 
 export interface BinRow extends CellKey {
   bin: number;

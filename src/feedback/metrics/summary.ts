@@ -13,32 +13,24 @@ export interface GroupMetrics extends Metrics {
   arm: string;
 }
 
-export interface TimePoint {
+/** The headline figures of a group (a time point, a slice value). */
+type Figures = Pick<Metrics, 'n' | 'rate' | 'mean_predicted' | 'log_loss' | 'auc' | 'ece'>;
+const figures = (m: Metrics): Figures => ({ n: m.n, rate: m.rate, mean_predicted: m.mean_predicted, log_loss: m.log_loss, auc: m.auc, ece: m.ece });
+
+export interface TimePoint extends Figures {
   model: string;
   version: number;
   arm: string;
   /** bucket start, ISO 8601 UTC */
   time: string;
-  n: number;
-  rate: number;
-  mean_predicted: number;
-  log_loss: number;
-  auc: number | null;
-  ece: number;
 }
 
-export interface SliceMetrics {
+export interface SliceMetrics extends Figures {
   field: string;
   value: string;
   model: string;
   version: number;
   arm: string;
-  n: number;
-  rate: number;
-  mean_predicted: number;
-  log_loss: number;
-  auc: number | null;
-  ece: number;
 }
 
 export interface MetricsSummary {
@@ -76,15 +68,13 @@ export function summarize(state: MetricsState, o: { source: string; granularity?
   const timeline: TimePoint[] = [...byTime]
     .map(([g, a]) => {
       const [model, version, arm, t] = split(g);
-      const m = finalize(a);
-      return { model, version, arm, time: new Date(t as number).toISOString(), n: m.n, rate: m.rate, mean_predicted: m.mean_predicted, log_loss: m.log_loss, auc: m.auc, ece: m.ece };
+      return { model, version, arm, time: new Date(t as number).toISOString(), ...figures(finalize(a)) };
     })
     .sort((x, y) => (x.time < y.time ? -1 : x.time > y.time ? 1 : x.version - y.version || (x.arm < y.arm ? -1 : 1)));
   const slices: SliceMetrics[] = [...bySlice]
     .map(([g, a]) => {
       const [model, version, arm, field, value] = split(g);
-      const m = finalize(a);
-      return { field: field as string, value: value as string, model, version, arm, n: m.n, rate: m.rate, mean_predicted: m.mean_predicted, log_loss: m.log_loss, auc: m.auc, ece: m.ece };
+      return { field: field as string, value: value as string, model, version, arm, ...figures(finalize(a)) };
     })
     .sort((x, y) => (x.field < y.field ? -1 : x.field > y.field ? 1 : x.value < y.value ? -1 : x.value > y.value ? 1 : x.version - y.version || (x.arm < y.arm ? -1 : 1)));
   const byModel = new Map<string, Map<string, Metrics>>();
