@@ -139,8 +139,12 @@ export class JetStreamEventLog<R = unknown> implements EventLog<R> {
       const window = this.o.duplicateWindowMs * 1e6;
       try {
         const info = await jsm.streams.info(this.stream);
-        // A stream made elsewhere with a shorter window would let a replay after a restart duplicate.
-        if (info.config.duplicate_window < window) await jsm.streams.update(this.stream, { duplicate_window: window });
+        // A stream made elsewhere (say, one a product publishes its events to) gets our subject added,
+        // and a duplicate window long enough that a replay after a restart cannot duplicate.
+        const subjects = info.config.subjects ?? [];
+        if (info.config.duplicate_window < window || !subjects.includes(this.subject)) {
+          await jsm.streams.update(this.stream, { duplicate_window: Math.max(window, info.config.duplicate_window), subjects: subjects.includes(this.subject) ? subjects : [...subjects, this.subject] });
+        }
       } catch (e) {
         if (!(e instanceof JetStreamApiError && e.code === JetStreamApiCodes.StreamNotFound)) throw e;
         await jsm.streams

@@ -45,6 +45,23 @@ describe('the JetStream event log', () => {
     await log.close();
   });
 
+  it('adds its subject to a stream a product made for its own events, and reads both kinds in order', async () => {
+    const stream = testStream();
+    const { jetstream, jetstreamManager } = await import('@nats-io/jetstream');
+    const { connect: natsConnect } = await import('@nats-io/transport-node');
+    const nc = await natsConnect({ servers: NATS });
+    await (await jetstreamManager(nc)).streams.add({ name: stream, subjects: [`ext.${stream}.>`] });
+    await jetstream(nc).publish(`ext.${stream}.click`, JSON.stringify({ event_id: 'e1' }), { msgID: 'p-1' });
+    const log = await JetStreamEventLog.open<unknown>(NATS, stream, 'events');
+    expect(await log.append('ours', [{ event_id: 'e2' }])).toEqual({ seq: 2, duplicate: false });
+    expect(await log.read(0)).toEqual([
+      { seq: 1, id: 'p-1', records: [{ event_id: 'e1' }] },
+      { seq: 2, id: 'ours', records: [{ event_id: 'e2' }] },
+    ]);
+    await nc.close();
+    await log.close();
+  });
+
   it('widens the duplicate window of a stream made elsewhere with a shorter one', async () => {
     const stream = testStream();
     const short = await JetStreamEventLog.open(NATS, stream, 'w', { duplicateWindowMs: 10_000 });
