@@ -44,7 +44,11 @@ export interface EventLog<R = unknown> {
   close(): Promise<void>;
 }
 
-/** Where a project's logs live: `<project>/.sluice/logs/<name>/` or a JetStream stream `SLUICE_<NAME>`. */
+/**
+ * Where a project's logs live: `file` — the folder holding them, each log in `<dir>/<name>/`
+ * (`<project>/.sluice/logs/<name>/`); `jetstream` — the server(s), each log in the stream `stream`
+ * or else `SLUICE_<NAME>`. See openEventLog (open.ts).
+ */
 export type EventLogSpec = { kind: 'file'; dir: string } | { kind: 'jetstream'; servers: string; stream?: string };
 
 /** An entry over the log's size limit (JetStream: the server's max_payload); nothing was appended. LogWriter splits it. */
