@@ -85,6 +85,34 @@ describe('the file event log on disk', () => {
     await log.close();
   });
 
+  it('LogWriter keeps memory near maxBuffered while the log is slow, spilling the rest, and logs all of it once', async () => {
+    const dir = join(root, `slow${next()}`);
+    // A live process holds the lock for 1.5 s: commits wait (the log is slow, not failing).
+    const holder = holdLock(dir);
+    setTimeout(() => holder.kill('SIGKILL'), 1_500);
+    const log = await FileEventLog.open<Rec>(dir, 'p', { lockWaitMs: 30_000 });
+    const w = await LogWriter.open(log, { spillDir: join(root, `slowspill${next()}`), idPrefix: 's', maxBuffered: 2_000, maxBatch: 500, appendTimeoutMs: 30_000 });
+    let peak = 0;
+    let peakSpilled = 0;
+    for (let n = 0; n < 30_000; n++) {
+      w.write({ w: 's', n });
+      if (n % 500 === 499) {
+        // Paced like a busy server (about 50,000 records/s): the event loop turns between bursts.
+        await new Promise((r) => setTimeout(r, 10));
+        peak = Math.max(peak, w.stats().buffered);
+        peakSpilled = Math.max(peakSpilled, w.stats().spilled);
+      }
+    }
+    // close() would leave what the log has not taken yet spilled: wait for the log to catch up first.
+    for (let t = Date.now(); Date.now() - t < 30_000 && w.stats().appended < 30_000; ) await new Promise((r) => setTimeout(r, 20));
+    await w.close();
+    expect(peak).toBeLessThanOrEqual(2_000 + 2 * 500);
+    expect(peakSpilled).toBeGreaterThan(10_000);
+    expect(w.stats()).toMatchObject({ buffered: 0, spilled: 0, appended: 30_000 });
+    expect(checkSequences(await readAll(log)).get('s')).toBe(30_000);
+    await log.close();
+  });
+
   it('keeps its index exact when the same object reads while it appends', async () => {
     const log = await FileEventLog.open<Rec>(join(root, `rw${next()}`), 'p', { segmentBytes: 3_000 });
     let done = false;
