@@ -23,7 +23,8 @@ export interface StateFilter {
 function baseSql(rel: string, slices: string[], f: StateFilter, bucketMs: number): string {
   const p = `greatest(${EPS}, least(${1 - EPS}, score))`;
   const where = [`score IS NOT NULL`, ...(f.model ? [`model = ${lit(f.model)}`] : []), ...(f.since !== undefined ? [`epoch_ms(predicted_at) >= ${Math.floor(f.since / HOUR_MS) * HOUR_MS}`] : [])];
-  const sliceCols = slices.map((s, i) => `coalesce(left(${ident(fieldColumn(s))}::VARCHAR, ${MAX_VALUE_LENGTH}), '(null)') AS __s${i}`);
+  // grouped by the raw value; its text (cut, '(null)') is made on the grouped rows (sliceText below)
+  const sliceCols = slices.map((s, i) => `${ident(fieldColumn(s))} AS __s${i}`);
   return `SELECT model, model_version::BIGINT AS version, arm, (epoch_ms(predicted_at) // ${bucketMs}) * ${bucketMs} AS bucket,
     label, score, least(${BINS - 1}, floor(least(greatest(score, 0), 1) * ${BINS}))::INTEGER AS bin,
     CASE WHEN label = 1 THEN -ln(${p}) ELSE -ln(1 - ${p}) END AS ll,
@@ -103,8 +104,12 @@ function rollUpCells(r: Record<string, unknown[]>, slices: string[]): Cell[] {
 }
 
 /** A query's result as columns of JS values (much faster than row objects for 10⁵ rows and more). */
-async function columns(duck: DuckSession, sql: string): Promise<Record<string, unknown[]>> {
-  return (await duck.conn.runAndReadAll(sql)).getColumnsObjectJS() as Record<string, unknown[]>;
+async function columns(duck: DuckSession, sql: string, slices = 0): Promise<Record<string, unknown[]>> {
+  // slice values become text on the grouped rows (a row per value, not per example); two values
+  // equal after the cut give two rows of one cell, which every consumer of the state adds up
+  const text = Array.from({ length: slices }, (_, i) => `coalesce(left(__s${i}::VARCHAR, ${MAX_VALUE_LENGTH}), '(null)') AS __s${i}`);
+  const q = text.length ? `SELECT * REPLACE (${text.join(', ')}) FROM (${sql})` : sql;
+  return (await duck.conn.runAndReadAll(q)).getColumnsObjectJS() as Record<string, unknown[]>;
 }
 
 /**
@@ -133,12 +138,12 @@ export async function stateFromDataset(duck: DuckSession, dataDir: string, m: Ma
   if (slices.length <= 1) {
     // One slice field: one pass at the finest level (key × value × bin) with every sum; the cells
     // and the ALL slice are rolled up here from its ≤ 100 rows per cell.
-    b = await columns(duck, `SELECT ${keyCols}, bin${slices.length ? ', __s0, 0 AS __g0' : ''}, ${sums}, ${squares} FROM (${base}) GROUP BY ALL`);
+    b = await columns(duck, `SELECT ${keyCols}, bin${slices.length ? ', __s0, 0 AS __g0' : ''}, ${sums}, ${squares} FROM (${base}) GROUP BY ALL`, slices.length);
     cells = rollUpCells(b, slices);
   } else {
-    const c = await columns(duck, `SELECT ${keyCols}${gcols}, ${sums}, ${squares} FROM (${base}) GROUP BY ${groupingSets(slices, [], true)}`);
+    const c = await columns(duck, `SELECT ${keyCols}${gcols}, ${sums}, ${squares} FROM (${base}) GROUP BY ${groupingSets(slices, [], true)}`, slices.length);
     cells = rollUpCells(c, slices);
-    b = await columns(duck, `SELECT ${keyCols}, bin${gcols}, ${sums} FROM (${base}) GROUP BY ${groupingSets(slices, ['bin'], false)}`);
+    b = await columns(duck, `SELECT ${keyCols}, bin${gcols}, ${sums} FROM (${base}) GROUP BY ${groupingSets(slices, ['bin'], false)}`, slices.length);
   }
   const [bb, bn, bp, bs] = [b.bin, b.n, b.pos, b.sum_score] as number[][];
   const bins = withAll(b, slices, (k, i) => ({ model: k.model, version: k.version, arm: k.arm, bucket: k.bucket, slice_field: k.slice_field, slice_value: k.slice_value, bin: bb![i]!, n: bn![i]!, pos: bp![i]!, sum_score: bs![i]! }), (r) => r.bin, (into, r) => {
@@ -148,7 +153,7 @@ export async function stateFromDataset(duck: DuckSession, dataDir: string, m: Ma
   });
   let positions: PositionRow[] = [];
   if (names.has('picked_position')) {
-    const p = await columns(duck, `SELECT ${keyCols}, picked_position AS picked${gcols}, count(*)::DOUBLE AS n FROM (${base}) WHERE shown_count IS NOT NULL AND picked_position IS NOT NULL GROUP BY ${groupingSets(slices, ['picked_position'], false)}`);
+    const p = await columns(duck, `SELECT ${keyCols}, picked_position AS picked${gcols}, count(*)::DOUBLE AS n FROM (${base}) WHERE shown_count IS NOT NULL AND picked_position IS NOT NULL GROUP BY ${groupingSets(slices, ['picked_position'], false)}`, slices.length);
     const [pp, pn] = [p.picked, p.n] as number[][];
     positions = withAll(p, slices, (k, i) => ({ model: k.model, version: k.version, arm: k.arm, bucket: k.bucket, slice_field: k.slice_field, slice_value: k.slice_value, picked: pp![i]!, n: pn![i]! }), (r) => r.picked, (into, r) => {
       into.n += r.n;
