@@ -5,7 +5,9 @@
 // checked equal. Then latency: events offered at 100k/s to a running join; an entry's latency is
 // the time from its append to the commit of the batch that folded it (p99 over entries whose batch
 // decided positives, and over batches whose watermark closed windows: negatives).
-import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { join, resolve } from 'node:path';
 import { rmSync } from 'node:fs';
 import { Project } from '../src/core/project.ts';
 import { openJoin } from '../src/feedback/open.ts';
@@ -16,6 +18,35 @@ import { FileEventLog } from '../src/log/file-log.ts';
 import { diffExamples, loadPublished, OracleFeed, runOracle } from '../test/feedback/harness.ts';
 import { generate, TEST_SPEC } from '../test/feedback/gen.ts';
 import { median, type Bench, type Measure } from './lib.ts';
+
+const REPO = resolve(import.meta.dirname, '..');
+
+/** The latency run's producer (a child process): events at `rate`/s, event time 60× wall time. */
+async function produce(o: { dir: string; rate: number; seconds: number; nPreds: number; T0: number }): Promise<void> {
+  const log = await FileEventLog.open<unknown>(o.dir, 'events');
+  const perEntry = o.rate / 100; // 100 entries a second
+  const appended: [number, number][] = [];
+  const start = Date.now();
+  let e = 0;
+  for (let k = 0; k < o.seconds * 100; k++) {
+    const due = start + k * 10;
+    if (Date.now() < due) await new Promise((r) => setTimeout(r, due - Date.now()));
+    const te = o.T0 + (Date.now() - start) * 60;
+    const recs = [];
+    for (let j = 0; j < perEntry; j++, e++) {
+      // clicks on recent predictions (positives); every 4th event an impression that only moves the watermark
+      const target = Math.max(0, Math.floor(((te - o.T0) / (o.seconds * 60_000)) * o.nPreds) - 1 - (e % 1000));
+      recs.push({ event_id: `e${e}`, prediction_id: `p${target}`, type: e % 4 ? 'click' : 'impression', time: te });
+    }
+    const r = await log.append(`e-${k}`, recs);
+    appended.push([r.seq, Date.now()]);
+  }
+  const seconds = (Date.now() - start) / 1000;
+  await log.close();
+  process.stdout.write(JSON.stringify({ events: e, seconds, appended }));
+}
+
+if (process.env.SLUICE_FEEDBACK_PRODUCER) await produce(JSON.parse(process.env.SLUICE_FEEDBACK_PRODUCER) as Parameters<typeof produce>[0]);
 
 async function freshProject(dir: string): Promise<Project> {
   rmSync(dir, { recursive: true, force: true });
@@ -83,51 +114,40 @@ async function latency(dir: string, rate: number, seconds: number, log: (m: stri
     await logs.predictions.append(`p-${i}`, recs);
   }
   await runFeedback(project, fj, logs, { once: true });
-  const appended = new Map<number, number>();
-  const lat: { pos: number[]; neg: number[] } = { pos: [], neg: [] };
-  let covered = (await fj.progress()).event_seq;
+  const batches: { event_seq: number; at: number; positives: boolean; negatives: boolean }[] = [];
   const stop = new AbortController();
-  // An entry's latency ends at the commit of the batch that folded it: its clicks are positives
-  // then, and the negatives that batch's watermark decided are emitted then too.
   const running = runFeedback(project, fj, logs, {
     signal: stop.signal,
-    batchRecords: 50_000,
+    batchRecords: 20_000,
     waitMs: 5,
-    onBatch: (b) => {
-      for (let s = covered + 1; s <= b.event_seq; s++) {
-        const at = appended.get(s);
-        if (at === undefined) continue;
-        if (b.examples > b.timeouts) lat.pos.push(b.at - at);
-        if (b.timeouts > 0) lat.neg.push(b.at - at);
-      }
-      covered = Math.max(covered, b.event_seq);
-    },
+    onBatch: (b) => batches.push({ event_seq: b.event_seq, at: b.at, positives: b.examples > b.timeouts, negatives: b.timeouts > 0 }),
   });
-  const perEntry = rate / 100; // 100 entries a second
-  const start = Date.now();
-  let e = 0;
-  for (let k = 0; k < seconds * 100; k++) {
-    const due = start + k * 10;
-    if (Date.now() < due) await new Promise((r) => setTimeout(r, due - Date.now()));
-    const elapsed = Date.now() - start;
-    const te = T0 + elapsed * 60; // event time 60× wall time
-    const recs = [];
-    for (let j = 0; j < perEntry; j++, e++) {
-      // clicks on recent predictions (positives); every 4th event an impression that only moves the watermark
-      const target = Math.max(0, Math.floor(((te - T0) / (seconds * 60_000)) * nPreds) - 1 - (e % 1000));
-      const click = e % 4 !== 0;
-      recs.push({ event_id: `e${e}`, prediction_id: `p${target}`, type: click ? 'click' : 'impression', time: te });
-    }
-    const r = await logs.events.append(`e-${k}`, recs);
-    appended.set(r.seq, Date.now());
-  }
-  const offeredS = (Date.now() - start) / 1000;
-  // let the join catch up, then stop
+  // The producer is another process (as serve or intake would be), so the join's synchronous
+  // SQLite transactions do not hold back what is offered.
+  const child = spawn(process.execPath, [join(REPO, 'bin/run-ts.js'), join(REPO, 'bench/feedback.bench.ts')], {
+    env: { ...process.env, SLUICE_FEEDBACK_PRODUCER: JSON.stringify({ dir: join(logDir, 'events'), rate, seconds, nPreds, T0 }) },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  await once(child, 'exit');
+  const produced = JSON.parse(out) as { events: number; seconds: number; appended: [number, number][] };
   const head = await logs.events.head();
   while ((await fj.progress()).event_seq < head) await new Promise((r) => setTimeout(r, 20));
   await new Promise((r) => setTimeout(r, 50));
   stop.abort();
   await running;
+  // An entry's latency ends at the commit of the first batch that folded it: its clicks became
+  // positives then, and the negatives whose windows its events' watermark closed were emitted then.
+  const lat: { pos: number[]; neg: number[] } = { pos: [], neg: [] };
+  for (const [seq, at] of produced.appended) {
+    const b = batches.find((x) => x.event_seq >= seq);
+    if (!b) continue;
+    if (b.positives) lat.pos.push(b.at - at);
+    if (b.negatives) lat.neg.push(b.at - at);
+  }
+  const e = produced.events;
+  const offeredS = produced.seconds;
   const counts = await db.all<{ name: string; n: number }>(`SELECT name, n FROM fb_counts WHERE name IN ('positives', 'negatives')`);
   log(`offered ${e} events in ${offeredS.toFixed(1)} s (${Math.round(e / offeredS)}/s); ${counts.map((c) => `${c.name} ${c.n}`).join(', ')}; entry latency median ${median([...lat.pos, ...lat.neg])} ms`);
   await db.close();
@@ -146,7 +166,10 @@ export const bench: Bench = {
   name: 'feedback: exactly-once prediction⋈outcome join vs DuckDB batch join; latency at 100k events/s',
   async run(ctx) {
     const out: Measure[] = [];
-    out.push(await throughput(ctx.dir, ctx.quick ? 1_000_000 : 10_000_000, ctx.log));
+    // SLUICE_FEEDBACK_BENCH=latency|throughput runs one part
+    const only = process.env.SLUICE_FEEDBACK_BENCH;
+    if (only !== 'latency') out.push(await throughput(ctx.dir, ctx.quick ? 1_000_000 : 10_000_000, ctx.log));
+    if (only === 'throughput') return out;
     out.push(...(await latency(ctx.dir, 100_000, ctx.quick ? 3 : 10, ctx.log)));
     return out;
   },

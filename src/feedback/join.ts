@@ -269,12 +269,7 @@ class Batch {
   /** Writes decisions, sweeps what the watermarks decided, records corrections; returns the number of examples. */
   private async finish(accumulate?: Accumulate): Promise<{ examples: number; timeouts: number }> {
     const tx = this.tx;
-    for (const p of this.decided) {
-      await tx.run(
-        'UPDATE fb_predictions SET label = ?, decided_at = ?, event_id = ?, event_type = ?, picked_position = ?, text = ?, scrub_rules = ?, score = ?, batch = ? WHERE prediction_id = ?',
-        [p.label, p.decided_at, p.event_id, p.event_type, p.picked_position, p.text, p.scrub_rules, p.score, p.batch, p.prediction_id],
-      );
-    }
+    await updateDecided(tx, this.decided);
     // Events still waiting when the predictions' watermark passed event time + timeout will never match.
     if (this.predMax !== null) {
       const gone = await tx.all<JoinEvent>(`DELETE FROM fb_pending WHERE te <= ? RETURNING ${PENDING_COLS.join(', ')}`, [this.predMax - this.spec.prediction_delay - this.spec.unmatched_timeout]);
@@ -314,5 +309,29 @@ class Batch {
     const examples = this.decided.length + negatives.length;
     if (accumulate && examples) await accumulate(tx, [...this.decided, ...negatives].map(toExample));
     return { examples, timeouts: negatives.length };
+  }
+}
+
+// One UPDATE … FROM a VALUES list per chunk instead of one statement per decided prediction (the
+// casts type the parameters for PostgreSQL; SQLite accepts them as affinities).
+const DECIDED_COLS: [keyof PredRow, string][] = [
+  ['prediction_id', 'TEXT'], ['label', 'INTEGER'], ['decided_at', 'BIGINT'], ['event_id', 'TEXT'], ['event_type', 'TEXT'],
+  ['picked_position', 'INTEGER'], ['text', 'TEXT'], ['scrub_rules', 'TEXT'], ['score', 'DOUBLE PRECISION'], ['batch', 'BIGINT'],
+];
+
+async function updateDecided(tx: SqlTx, rows: PredRow[]): Promise<void> {
+  const per = 2000;
+  const one = `(${DECIDED_COLS.map(([, t]) => `CAST(? AS ${t})`).join(', ')})`;
+  const names = DECIDED_COLS.map(([c]) => c);
+  const set = names.slice(1).map((c) => `${c} = v.${c}`).join(', ');
+  for (let i = 0; i < rows.length; i += per) {
+    const chunk = rows.slice(i, i + per);
+    const params: Param[] = [];
+    for (const p of chunk) for (const [c] of DECIDED_COLS) params.push(p[c] as Param);
+    await tx.run(
+      `WITH v (${names.join(', ')}) AS (VALUES ${chunk.map(() => one).join(', ')})
+       UPDATE fb_predictions SET ${set} FROM v WHERE fb_predictions.prediction_id = v.prediction_id`,
+      params,
+    );
   }
 }
