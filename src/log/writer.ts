@@ -35,6 +35,10 @@ interface Batch<R> {
   /** the spill file, once it is durable */
   spill: string | null;
   spilling: boolean;
+  /** an append was tried: its id is in use and it must stay as it is */
+  attempted?: boolean;
+  /** merged into this batch before it was spilled (it was never tried under its own id) */
+  mergedInto?: Batch<R>;
 }
 
 const SPILL = /^(\d{12})-(\d+)\.spill$/;
@@ -111,10 +115,11 @@ export class LogWriter<R> {
   /** Resolves when everything written so far is in the log, or spilled to disk if the log is down. */
   async flush(): Promise<void> {
     this.seal();
-    const target = this.queue.at(-1);
+    let target = this.queue.at(-1);
     if (!target) return;
     const deadline = Date.now() + this.flushWaitMs;
     for (;;) {
+      while (target.mergedInto) target = target.mergedInto;
       const i = this.queue.indexOf(target);
       if (i < 0 || this.queue.slice(0, i + 1).every((b) => b.spill)) return;
       if (Date.now() > deadline) this.spillPrefix(true);
@@ -172,9 +177,10 @@ export class LogWriter<R> {
 
   private async writeSpill(b: Batch<R>): Promise<void> {
     if (!this.queue.includes(b) || !b.records) {
-      b.spilling = false; // appended meanwhile
+      b.spilling = false; // appended or merged meanwhile
       return;
     }
+    if (!b.attempted) this.absorb(b);
     const path = join(this.o.spillDir, `${String(this.spillIndex++).padStart(12, '0')}-${b.count}.spill`);
     try {
       const json = Buffer.from(JSON.stringify({ id: b.id, records: b.records }));
@@ -204,6 +210,30 @@ export class LogWriter<R> {
     else await this.dropSpill(b); // the append won the race
   }
 
+  /**
+   * Group commit for spills: the untried batches queued to spill right behind `b` join it (up to
+   * 20 × maxBatch), so a slow disk writes one file and one fsync for all that piled up meanwhile.
+   */
+  private absorb(b: Batch<R>): void {
+    const i = this.queue.indexOf(b);
+    let j = i + 1;
+    let count = b.count;
+    while (j < this.queue.length && count < 20 * this.maxBatch) {
+      const c = this.queue[j]!;
+      if (!c.spilling || c.spill || !c.records || c.attempted) break;
+      count += c.count;
+      j++;
+    }
+    if (j === i + 1) return;
+    const merged = this.queue.splice(i + 1, j - i - 1);
+    b.records = b.records!.concat(...merged.map((c) => c.records!));
+    b.count = count;
+    for (const c of merged) {
+      c.mergedInto = b;
+      c.records = null;
+    }
+  }
+
   private async dropSpill(b: Batch<R>): Promise<void> {
     if (!b.spill) return;
     await unlink(b.spill).catch(() => undefined);
@@ -220,6 +250,7 @@ export class LogWriter<R> {
     let backoff = 50;
     while (this.queue.length && !this.closed) {
       const b = this.queue[0]!;
+      b.attempted = true;
       let records: R[];
       try {
         records = b.records ?? (await this.loadSpill(b));

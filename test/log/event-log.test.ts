@@ -158,7 +158,8 @@ describe.each(impls)('the $kind event log', (impl) => {
     await w.close();
     await down.log.close();
     await down.restore();
-    expect(readdirSync(spillDir).filter((f) => f.endsWith('.spill'))).toHaveLength(20);
+    // Spill files are named <index>-<records>.spill; batches that piled up behind a slow disk share one.
+    expect(readdirSync(spillDir).filter((f) => f.endsWith('.spill')).reduce((a, f) => a + Number(/-(\d+)\.spill$/.exec(f)![1]), 0)).toBe(20_000);
 
     const log = await openEventLog<Rec>(spec, name);
     const w2 = await LogWriter.open(log, { spillDir, idPrefix: 'serve' });
