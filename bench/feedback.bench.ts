@@ -31,11 +31,13 @@ async function produce(o: { dir: string; rate: number; seconds: number; nPreds: 
   for (let k = 0; k < o.seconds * 100; k++) {
     const due = start + k * 10;
     if (Date.now() < due) await new Promise((r) => setTimeout(r, due - Date.now()));
-    const te = o.T0 + (Date.now() - start) * 60;
+    // event time by schedule (entry k is due at k × 10 ms, event time 60× that), so the workload
+    // does not depend on how fast this process gets to run
+    const te = o.T0 + k * 10 * 60;
     const recs = [];
     for (let j = 0; j < perEntry; j++, e++) {
       // clicks on recent predictions (positives); every 4th event an impression that only moves the watermark
-      const target = Math.max(0, Math.floor(((te - o.T0) / (o.seconds * 60_000)) * o.nPreds) - 1 - (e % 1000));
+      const target = Math.max(0, Math.floor((k / (o.seconds * 100)) * o.nPreds) - 1 - (e % 1000));
       recs.push({ event_id: `e${e}`, prediction_id: `p${target}`, type: e % 4 ? 'click' : 'impression', time: te });
     }
     const r = await log.append(`e-${k}`, recs);
