@@ -2,15 +2,14 @@
 // log in order; when the log is slow or down, batches spill to fsync'd files and are replayed later.
 // Each batch gets its entry id before its first append attempt, and a spilled batch keeps it, so a
 // retry or a replay after a restart is deduplicated by the log: nothing is logged twice or lost.
-import { mkdirSync, readdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import { open, readFile, unlink } from 'node:fs/promises';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { crc32 } from 'node:zlib';
-import { IntegrityError, InputError } from '../core/errors.ts';
+import { InputError } from '../core/errors.ts';
 import { warn } from '../core/warn.ts';
 import { EntryTooLargeError, type EventLog } from './event-log.ts';
 import { acquireLock } from './lock.ts';
-import { fsyncDir } from './fsync-dir.ts';
+import { listSpills, quarantineSpill, readSpill, writeSpill } from './spill.ts';
 
 export interface LogWriterOptions {
   spillDir: string;
@@ -41,7 +40,6 @@ interface Batch<R> {
   mergedInto?: Batch<R>;
 }
 
-const SPILL = /^(\d{12})-(\d+)\.spill$/;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
@@ -87,13 +85,10 @@ export class LogWriter<R> {
     const release = await acquireLock(join(o.spillDir, 'writer.lock'), `spill folder ${o.spillDir}`);
     const w = new LogWriter(log, o, release);
     const earlier: Batch<R>[] = [];
-    for (const f of readdirSync(o.spillDir).sort()) {
-      if (f.endsWith('.tmp')) unlinkSync(join(o.spillDir, f)); // never renamed: its batch was still in memory
-      const m = SPILL.exec(f);
-      if (!m) continue;
-      earlier.push({ id: '', count: Number(m[2]), records: null, spill: join(o.spillDir, f), spilling: false });
-      w.spillIndex = Number(m[1]) + 1;
-      w.spilledRecords += Number(m[2]);
+    for (const f of listSpills(o.spillDir)) {
+      earlier.push({ id: '', count: f.count, records: null, spill: f.path, spilling: false });
+      w.spillIndex = f.index + 1;
+      w.spilledRecords += f.count;
     }
     w.queue.push(...earlier);
     if (earlier.length) {
@@ -171,31 +166,19 @@ export class LogWriter<R> {
       if (b.spill || b.spilling || !b.records) continue;
       b.spilling = true;
       this.held -= b.count;
-      this.spillChain = this.spillChain.then(() => this.writeSpill(b));
+      this.spillChain = this.spillChain.then(() => this.spillBatch(b));
     }
   }
 
-  private async writeSpill(b: Batch<R>): Promise<void> {
+  private async spillBatch(b: Batch<R>): Promise<void> {
     if (!this.queue.includes(b) || !b.records) {
       b.spilling = false; // appended or merged meanwhile
       return;
     }
     if (!b.attempted) this.absorb(b);
-    const path = join(this.o.spillDir, `${String(this.spillIndex++).padStart(12, '0')}-${b.count}.spill`);
+    let path: string;
     try {
-      const json = Buffer.from(JSON.stringify({ id: b.id, records: b.records }));
-      const head = Buffer.alloc(8);
-      head.writeUInt32LE(json.length, 0);
-      head.writeUInt32LE(crc32(json), 4);
-      const fh = await open(`${path}.tmp`, 'w');
-      try {
-        await fh.writev([head, json]);
-        await fh.datasync();
-      } finally {
-        await fh.close();
-      }
-      renameSync(`${path}.tmp`, path);
-      fsyncDir(this.o.spillDir);
+      path = await writeSpill(this.o.spillDir, this.spillIndex++, b.id, b.records);
     } catch (e) {
       // Disk trouble: keep the batch in memory (it may still reach the log) and say so.
       b.spilling = false;
@@ -309,27 +292,15 @@ export class LogWriter<R> {
   }
 
   private async loadSpill(b: Batch<R>): Promise<R[]> {
-    const buf = await readFile(b.spill!).catch((e: unknown) => {
-      throw new IntegrityError(`spill file ${b.spill} cannot be read: ${(e as Error).message}`, { cause: e });
-    });
-    const len = buf.length >= 8 ? buf.readUInt32LE(0) : -1;
-    const json = buf.subarray(8, 8 + Math.max(len, 0));
-    if (len < 0 || json.length !== len || crc32(json) !== buf.readUInt32LE(4)) throw new IntegrityError(`spill file ${b.spill} is damaged (length or crc32 mismatch)`);
-    const parsed = JSON.parse(json.toString('utf8')) as { id: string; records: R[] };
-    b.id = parsed.id;
-    return parsed.records;
+    const { id, records } = await readSpill<R>(b.spill!);
+    b.id = id;
+    return records;
   }
 
   /** A damaged spill file is moved aside (never deleted) so a person can look at it. */
   private quarantine(b: Batch<R>, e: Error): void {
     this.queue.shift();
-    const bad = join(this.o.spillDir, 'damaged');
-    mkdirSync(bad, { recursive: true });
-    try {
-      renameSync(b.spill!, join(bad, b.spill!.split('/').pop()!));
-    } catch {
-      // already gone: the warning below is all that is left to do
-    }
+    const bad = quarantineSpill(this.o.spillDir, b.spill!);
     this.spilledRecords -= b.count;
     warn(`log writer: ${e.message}; moved to ${bad}`);
   }
