@@ -15,6 +15,7 @@ import { makeScrubber } from '../../src/feedback/scrub.ts';
 import type { JoinSpec } from '../../src/feedback/spec.ts';
 import { checkEvent } from '../../src/feedback/validate.ts';
 import type { EventLog } from '../../src/log/event-log.ts';
+import type { SqlDb } from '../../src/store/sql.ts';
 import { generate, type GenEntry, type GenOptions } from './gen.ts';
 
 export function tempProject(): { dir: string; cleanup: () => void } {
@@ -137,4 +138,16 @@ export function runChild(dir: string, killAfterReadyMs: number | null, streamPre
       res({ killed: false, out, err });
     });
   });
+}
+
+/**
+ * How the join's SQL state compares with the oracle: events whose disposition differs (first 5),
+ * first-seen events on each side, and the examples the incremental metrics counted.
+ */
+export async function compareState(duck: DuckSession, db: SqlDb): Promise<{ wrong: unknown[]; events: [number, number]; metricsExamples: number }> {
+  const disp = await db.all<{ event_id: string; disposition: string }>('SELECT event_id, disposition FROM fb_events');
+  const oracle = await duck.all<{ event_id: string; disposition: string }>('SELECT event_id, disposition FROM oracle_events');
+  const mine = new Map(disp.map((r) => [r.event_id, r.disposition]));
+  const [m] = await db.all<{ n: number }>(`SELECT SUM(n) AS n FROM metrics_cells WHERE slice_field = '*'`);
+  return { wrong: oracle.filter((o) => mine.get(o.event_id) !== o.disposition).slice(0, 5), events: [mine.size, oracle.length], metricsExamples: Number(m?.n ?? 0) };
 }
