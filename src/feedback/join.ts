@@ -15,6 +15,11 @@ import type { JoinSpec } from './spec.ts';
 import { addCounts, ensureSchema, insertMany, readProgress, runIn, selectIn, type Progress } from './state.ts';
 import { checkEvent } from './validate.ts';
 
+/** The id suffix `sluice serve` gives a shadow version's copy of a prediction. */
+export const SHADOW = '/shadow';
+const isShadow = (id: string) => id.endsWith(SHADOW);
+const mainOf = (id: string) => id.slice(0, -SHADOW.length);
+
 /** A record's place in its log: entry seq × ORD + index in the entry (entries hold fewer records). */
 export const ORD = 1_000_000;
 
@@ -115,6 +120,8 @@ class Batch {
   private readonly preds = new Map<string, PredRow>();
   private readonly decided: PredRow[] = [];
   private readonly late: { p: PredRow; e: JoinEvent }[] = [];
+  /** shadow predictions first seen in this batch */
+  private readonly freshShadows: string[] = [];
   private readonly batch: number;
   private predMax: number | null;
   private eventMax: number | null;
@@ -171,6 +178,8 @@ class Batch {
     this.inc('predictions', inserted.length);
     this.inc('prediction_duplicates', fresh.size - inserted.length);
     for (const { prediction_id } of inserted) this.preds.set(prediction_id, fresh.get(prediction_id)!);
+    for (const { prediction_id } of inserted) if (isShadow(prediction_id)) this.freshShadows.push(prediction_id);
+    this.inc('shadow_predictions', this.freshShadows.length);
     const waiting = await selectIn<JoinEvent>(this.tx, `SELECT ${PENDING_COLS.join(', ')} FROM fb_pending WHERE prediction_id IN (%IN%)`, inserted.map((r) => r.prediction_id));
     if (!waiting.length) return seq;
     waiting.sort((a, b) => a.ord - b.ord);
@@ -284,7 +293,7 @@ class Batch {
     let negatives: PredRow[] = [];
     if (this.eventMax !== null) {
       negatives = await tx.all<PredRow>(
-        `UPDATE fb_predictions SET label = 0, decided_at = close_at, batch = ? WHERE label IS NULL AND close_at <= ? RETURNING ${PRED_SELECT}`,
+        `UPDATE fb_predictions SET label = 0, decided_at = close_at, batch = ? WHERE label IS NULL AND close_at <= ? AND prediction_id NOT LIKE '%${SHADOW}' RETURNING ${PRED_SELECT}`,
         [this.batch, this.eventMax - this.spec.watermark_delay],
       );
       for (const n of negatives) {
@@ -305,10 +314,47 @@ class Batch {
     this.inc('quarantined', this.quarantine.length);
     this.inc('positives', this.decided.filter((p) => p.label === 1).length);
     this.inc('negatives', negatives.length + this.decided.filter((p) => p.label === 0).length);
+    const shadows = await this.shadows([...this.decided, ...negatives]);
+    this.inc('shadow_examples', shadows.length);
     await addCounts(tx, this.counts);
-    const examples = this.decided.length + negatives.length;
-    if (accumulate && examples) await accumulate(tx, [...this.decided, ...negatives].map(toExample));
+    const examples = this.decided.length + negatives.length + shadows.length;
+    if (accumulate && examples) await accumulate(tx, [...this.decided, ...negatives, ...shadows].map(toExample));
     return { examples, timeouts: negatives.length };
+  }
+
+  /**
+   * A shadow prediction (`<id>/shadow`, scored by a candidate version on a copy of the request) was
+   * never shown, so no event can name it: it takes the outcome of the prediction it shadows, once
+   * that one is decided (now, or in an earlier batch when the shadow arrives late), with its own
+   * score. This is what makes a shadow version measurable on live traffic. Shadows are never
+   * decided by the timeout sweep and are counted apart from positives and negatives.
+   */
+  private async shadows(decidedNow: PredRow[]): Promise<PredRow[]> {
+    // Most joins never see a shadow: then there is nothing to look up.
+    if (!this.freshShadows.length) {
+      const seen = await this.tx.get<{ n: number }>(`SELECT n FROM fb_counts WHERE name = 'shadow_predictions'`);
+      if (!seen || Number(seen.n) === 0) return [];
+    }
+    const ids = new Set(this.freshShadows);
+    for (const p of decidedNow) if (!isShadow(p.prediction_id)) ids.add(p.prediction_id + SHADOW);
+    if (!ids.size) return [];
+    const open = await selectIn<PredRow>(this.tx, `SELECT ${PRED_SELECT} FROM fb_predictions WHERE label IS NULL AND prediction_id IN (%IN%)`, [...ids]);
+    if (!open.length) return [];
+    const mains = new Map(
+      (await selectIn<PredRow>(this.tx, `SELECT ${PRED_SELECT} FROM fb_predictions WHERE label IS NOT NULL AND prediction_id IN (%IN%)`, open.map((p) => mainOf(p.prediction_id)))).map((m) => [m.prediction_id, m]),
+    );
+    const out: PredRow[] = [];
+    for (const sh of open) {
+      const m = mains.get(mainOf(sh.prediction_id));
+      if (!m) continue;
+      Object.assign(sh, {
+        label: m.label, decided_at: m.decided_at, event_id: m.event_id, event_type: m.event_type, picked_position: m.picked_position,
+        text: m.text, scrub_rules: m.scrub_rules, batch: this.batch,
+      });
+      out.push(sh);
+    }
+    await updateDecided(this.tx, out);
+    return out;
   }
 }
 
