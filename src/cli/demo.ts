@@ -1,6 +1,6 @@
-// `sluice demo`: the data loop on a generated ad world. Today: messy sources → curate (rules,
-// quarantine, duplicates, a catalog conflict routed to review) → stats report → split by time →
-// rebalance. The later stages (train, mine, score, serve, feedback) join as they land.
+// `sluice demo`: the whole data loop on a generated ad world: messy sources → curate → review →
+// stats, split, rebalance → train v1 → mine → train v2 → score → serve an A/B split to simulated
+// users → feedback join → live metrics → train v3 on what users did → shadow → promote → measure.
 import type { Command } from 'commander';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -15,7 +15,8 @@ import { rebalanceVersion } from '../analyze/rebalance.ts';
 import { generateWorld, SIZES, type DemoSize } from '../demo/world.ts';
 import { adsPipeline, clicksPipeline, impressionsPipeline } from '../demo/pipelines.ts';
 import { evaluate, mineHardNegatives, scoreAds, train } from '../demo/models.ts';
-import { simulateReview } from '../demo/reviewer.ts';
+import { interactiveReview, simulateReview } from '../demo/reviewer.ts';
+import cliProgress from 'cli-progress';
 import { DEMO_JOIN, goLive, runJoin, simulateUsers, tick } from '../demo/live.ts';
 import { freshTraffic } from '../demo/world.ts';
 import { MODEL } from '../demo/models.ts';
@@ -38,6 +39,21 @@ interface Step {
   seconds: number;
 }
 
+/** The demo's steps as one progress bar on a terminal (a line per step otherwise, nothing with --json). */
+const DEMO_STEPS = 24;
+function stepBar(g: { json?: boolean; quiet?: boolean }): { start: (step: string) => void; say: (line: string) => void; stop: () => void } {
+  if (g.json || g.quiet) return { start: () => {}, say: (l) => process.stderr.write(l + '\n'), stop: () => {} };
+  if (!process.stderr.isTTY) return { start: (step) => process.stderr.write(`• ${step}…\n`), say: (l) => process.stderr.write(l + '\n'), stop: () => {} };
+  const bar = new cliProgress.SingleBar({ format: 'demo [{bar}] {value}/{total} {step} | {duration_formatted}', stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
+  let n = 0;
+  bar.start(DEMO_STEPS, 0, { step: '' });
+  return {
+    start: (step) => bar.update(n++, { step }),
+    say: (line) => void process.stderr.write('\n' + line + '\n'),
+    stop: () => (bar.update(DEMO_STEPS), bar.stop()),
+  };
+}
+
 export function register(program: Command): void {
   program
     .command('demo')
@@ -45,8 +61,9 @@ export function register(program: Command): void {
     .option('--dir <dir>', 'folder for the demo project', 'sluice-demo')
     .option('--size <size>', 'tiny | small | medium', 'small')
     .option('--seed <n>', 'random seed', intOption('--seed'), 7)
-    .addHelpText('after', '\nExample:\n  $ npx sluice demo --size tiny --dir /tmp/demo')
-    .action(async (opts: { dir: string; size: string; seed: number }, cmd: Command) => {
+    .option('--interactive', 'decide the review items yourself in the web UI (the demo waits for you)')
+    .addHelpText('after', '\nExamples:\n  $ npx sluice demo --size tiny --dir /tmp/demo\n  $ npx sluice demo --interactive     (you decide the review items in the web UI)\nThen open <dir>/index.html: it links the stats, drift and live metrics pages.')
+    .action(async (opts: { dir: string; size: string; seed: number; interactive?: boolean }, cmd: Command) => {
       const g = globals(cmd);
       if (!(opts.size in SIZES)) throw new UsageError(`unknown size ${JSON.stringify(opts.size)}`, { hint: `use one of ${Object.keys(SIZES).join(', ')}` });
       const dir = resolve(opts.dir);
@@ -55,9 +72,10 @@ export function register(program: Command): void {
       process.env.SLUICE_QUIET_WARNINGS ??= g.json ? '1' : '0';
       const project = await Project.open(dir, g.threads ? { threads: g.threads } : {});
       const steps: Step[] = [];
+      const bar = stepBar(g);
       const timed = async <T>(step: string, fn: () => Promise<T>, describe: (t: T) => { rows: number; detail: string }) => {
         const t0 = performance.now();
-        if (!g.json && !g.quiet) process.stderr.write(`• ${step}…\n`);
+        bar.start(step);
         const r = await fn();
         steps.push({ step, ...describe(r), seconds: (performance.now() - t0) / 1000 });
         return r;
@@ -82,7 +100,8 @@ export function register(program: Command): void {
           rows: r.manifest!.rows,
           detail: `${run(r.manifest).conflicts} conflicting ads sent to review`,
         }));
-        await timed('a simulated reviewer decides every item; review apply', () => simulateReview(project, ['impressions', 'ads']), (r) => ({
+        const reviewStep = opts.interactive ? 'you decide every review item in the web UI; review apply' : 'a simulated reviewer decides every item; review apply';
+        await timed(reviewStep, () => (opts.interactive ? interactiveReview(project, ['impressions', 'ads'], bar.say) : simulateReview(project, ['impressions', 'ads'])), (r) => ({
           rows: r.decided,
           detail: r.applied.map((a) => `${a.dataset}@${a.from} → @${a.to ?? a.from} (${a.added} added, ${a.replaced} replaced, ${a.removed} removed)`).join(', '),
         }));
@@ -204,6 +223,7 @@ export function register(program: Command): void {
           `SELECT count(*) FILTER (label = 1) AS positives, count(*) AS examples FROM (${scanSql(project.dataDir, fb)}) WHERE NOT ends_with(prediction_id, '/shadow')`,
         );
         const loop = { clicks, positives: labels!.positives, examples: labels!.examples, predictions: trafficAB.predictions + trafficShadow.predictions + trafficAfter.predictions, promoted, judged, v1: v1.ref, v2: v2.ref, v3: v3.ref };
+        bar.stop();
         output(g, { dir, report: index, steps, loop }, () =>
           [
             '',

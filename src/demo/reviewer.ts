@@ -13,6 +13,40 @@ export interface ReviewOutcome {
   applied: { dataset: string; from: number; to: number | null; added: number; replaced: number; removed: number }[];
 }
 
+/**
+ * `--interactive`: the review UI on 127.0.0.1 with a fresh reviewer token; the demo waits until a
+ * person has decided every item, then applies the decisions like the simulated reviewer's.
+ */
+export async function interactiveReview(project: Project, datasets: string[], say: (line: string) => void): Promise<ReviewOutcome> {
+  const store = await openReviewStore(project);
+  const { buildReviewServer } = await import('../review/server.ts');
+  const app = await buildReviewServer({ store, project });
+  try {
+    const { token } = await store.addReviewer('you');
+    const url = await app.listen({ host: '127.0.0.1', port: 0 });
+    const first = await store.progress();
+    say(`review ${first.left} items in your browser: ${url}/#token=${token}  (the demo goes on when none is left)`);
+    for (;;) {
+      const p = await store.progress();
+      if (p.left === 0) break;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    return { decided: first.left, applied: await applyAll(project, store, datasets) };
+  } finally {
+    await app.close();
+    await store.close();
+  }
+}
+
+async function applyAll(project: Project, store: Awaited<ReturnType<typeof openReviewStore>>, datasets: string[]): Promise<ReviewOutcome['applied']> {
+  const applied: ReviewOutcome['applied'] = [];
+  for (const d of datasets) {
+    const r = await applyReview(project, store, d);
+    applied.push({ dataset: d, from: r.from, to: r.to, added: r.added, replaced: r.replaced, removed: r.removed });
+  }
+  return applied;
+}
+
 export async function simulateReview(project: Project, datasets: string[]): Promise<ReviewOutcome> {
   const store = await openReviewStore(project);
   try {
@@ -34,12 +68,7 @@ export async function simulateReview(project: Project, datasets: string[]): Prom
         decided++;
       }
     }
-    const applied: ReviewOutcome['applied'] = [];
-    for (const d of datasets) {
-      const r = await applyReview(project, store, d);
-      applied.push({ dataset: d, from: r.from, to: r.to, added: r.added, replaced: r.replaced, removed: r.removed });
-    }
-    return { decided, applied };
+    return { decided, applied: await applyAll(project, store, datasets) };
   } finally {
     await store.close();
   }
