@@ -167,7 +167,7 @@ export function register(program: Command): void {
           rows: r.examples,
           detail: `feedback@${r.versions.at(-1) ?? '-'}: ${r.counts.positives ?? '?'} positives, ${r.counts.negatives ?? '?'} negatives`,
         }));
-        const before = await timed('live metrics per version and arm', () => computeMetrics(project, { drift: false }), (m) => ({
+        const before = await timed('live metrics per version and arm', () => computeMetrics(project, { drift: false, compare: [v2.ref, v1.ref] }), (m) => ({
           rows: m.groups.reduce((n, x) => n + x.n, 0),
           detail: m.groups.map((x) => `${x.model}@${x.version} (${x.arm}): observed ${(100 * x.rate).toFixed(2)}% vs predicted ${(100 * x.mean_predicted).toFixed(2)}%`).join(' · '),
         }));
@@ -207,7 +207,7 @@ export function register(program: Command): void {
           }
         }, (t) => ({ rows: t.predictions, detail: `${t.predictions} predictions, ${t.clicks} clicks` }));
         await timed('feedback join again', () => runJoin(project), (r) => ({ rows: r.examples, detail: `feedback@${r.versions.at(-1) ?? '-'}` }));
-        const after = await timed('live metrics, before and after', () => computeMetrics(project, { drift: false }), (m) => ({
+        const after = await timed('live metrics, before and after', () => computeMetrics(project, { drift: false, compare: [v2.ref, v1.ref] }), (m) => ({
           rows: m.groups.reduce((n, x) => n + x.n, 0),
           detail: m.groups.map((x) => `${x.model}@${x.version} (${x.arm}) log loss ${x.log_loss.toFixed(4)}`).join(' · '),
         }));
