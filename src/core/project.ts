@@ -61,6 +61,8 @@ export class Project {
         `  # postgres: postgres://127.0.0.1:5432/sluice   # shared catalog (or set SLUICE_PG)`,
         `# threads: 2                  # thread budget for DuckDB, ONNX Runtime, libvips`,
         `runner: local                 # or redis://127.0.0.1:6379 for BullMQ workers`,
+        `# log:`,
+        `#   nats: nats://127.0.0.1:4222  # event logs on NATS JetStream (default: files in .sluice/logs; or set SLUICE_NATS)`,
         '',
       ].join('\n'),
     );
