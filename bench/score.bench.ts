@@ -28,7 +28,8 @@ const K = 100;
 export const bench: Bench = {
   name: 'score: MLP 32→64→1, candidates × 10 contexts → top 100 per context',
   async run({ dir, repeats, quick, log }): Promise<Measure[]> {
-    const candidates = quick ? 100_000 : 1_000_000;
+    // The size: 10M candidates against 10 contexts (100M pairs); --quick: 100k.
+    const candidates = quick ? 100_000 : 10_000_000;
     const pairs = candidates * CONTEXTS;
     const root = join(dir, 'project');
     rmSync(root, { recursive: true, force: true });
