@@ -2,21 +2,11 @@
 // every context, keeping the best k per context (optionally ranked by an expression).
 import type { Command } from 'commander';
 import { makeRunner } from '../engine/execute.ts';
+import type { ScoreOptions } from '../score/plan.ts';
 import { intOption, output, planProgressBar, withProject } from './common.ts';
 
-interface Opts {
-  model: string;
-  candidates: string;
-  contexts: string;
-  topK: number;
-  rankBy?: string;
-  candidateId?: string;
-  contextId?: string;
-  into?: string;
-  batchSize?: number;
-  rowsPerTask?: number;
-  runner?: string;
-}
+/** What commander parses: the API's options, with `--top-k` for `k` and a runner. */
+type Opts = Omit<ScoreOptions, 'k'> & { topK: number; runner?: string };
 
 export function register(program: Command): void {
   program
