@@ -50,11 +50,6 @@ export async function routeReviewItems(project: Project, p: Pipeline, m: Manifes
       rules: checks,
     };
   });
-  const { openReviewStore } = await import('../review/store.ts');
-  const store = await openReviewStore(project);
-  try {
-    return await store.addItems(items);
-  } finally {
-    await store.close();
-  }
+  const { addReviewItems } = await import('../review/store.ts');
+  return addReviewItems(project, items);
 }

@@ -150,11 +150,6 @@ async function queuePicks(project: Project, m: Manifest, c: MineConfig): Promise
       label_field: c.label,
     };
   });
-  const { openReviewStore } = await import('../review/store.ts');
-  const store = await openReviewStore(project);
-  try {
-    return await store.addItems(items);
-  } finally {
-    await store.close();
-  }
+  const { addReviewItems } = await import('../review/store.ts');
+  return addReviewItems(project, items);
 }

@@ -695,3 +695,13 @@ export function openReviewStore(project: Project, options: StoreOptions = {}): P
     project.catalogSpec.kind === 'postgres' ? project.catalogSpec : { kind: 'sqlite', path: join(resolve(project.root), '.sluice', 'review.db') };
   return openReviewStoreAt(spec, options);
 }
+
+/** Adds items to the project's review store (opened and closed around the call); returns how many were new. */
+export async function addReviewItems(project: Project, items: ReviewItemInput[]): Promise<number> {
+  const store = await openReviewStore(project);
+  try {
+    return await store.addItems(items);
+  } finally {
+    await store.close();
+  }
+}
