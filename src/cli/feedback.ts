@@ -30,12 +30,10 @@ export function register(program: Command): void {
     .action(async (opts: { spec?: string; once?: boolean; listen?: string | boolean; host: string; batch: number }, cmd: Command) => {
       if (!Number.isInteger(opts.batch) || opts.batch < 1) throw new UsageError(`--batch: expected a positive integer, received ${opts.batch}`);
       await withProject(cmd, async (project, g) => {
-        const { projectJoinSpec, openJoin } = await import('../feedback/open.ts');
+        const { openFeedback } = await import('../feedback/open.ts');
         const { runFeedback } = await import('../feedback/run.ts');
-        const { projectLog } = await import('../log/open.ts');
-        const spec = projectJoinSpec(project, opts.spec && resolve(opts.spec));
-        const { join, db } = await openJoin(project, spec);
-        const logs = { predictions: await projectLog<unknown>(project, 'predictions'), events: await projectLog<unknown>(project, 'events') };
+        const feedback = await openFeedback(project, opts.spec && resolve(opts.spec));
+        const { spec, join, logs } = feedback;
         const stop = new AbortController();
         const onSignal = () => stop.abort();
         process.once('SIGINT', onSignal);
@@ -75,9 +73,7 @@ export function register(program: Command): void {
           process.off('SIGINT', onSignal);
           process.off('SIGTERM', onSignal);
           await app?.close();
-          await logs.predictions.close();
-          await logs.events.close();
-          await db.close();
+          await feedback.close();
         }
       });
     });

@@ -1,6 +1,5 @@
 // `sluice serve --model name[@version]`: the online inference server (v2 + TF Serving REST), with
 // dynamic batching, A/B and shadow arms, hot reload, and every prediction in the project's log.
-import { join } from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../core/errors.ts';
 import { intOption, output, withProject } from './common.ts';
@@ -68,10 +67,10 @@ Examples:
       const ab = o.ab ? parseAb(o.ab) : undefined;
       await withProject(cmd, async (p, g) => {
         const { startServer } = await import('../serve/server.ts'); // Fastify and ONNX Runtime load only here
-        const { projectLog } = await import('../log/open.ts');
-        const { LogWriter } = await import('../log/writer.ts');
-        const log = o.log ? await projectLog<import('../feedback/records.ts').PredictionRecord>(p, 'predictions') : undefined;
-        const writer = log ? await LogWriter.open(log, { spillDir: join(p.root, '.sluice', 'spill', 'predictions'), idPrefix: 'serve' }) : undefined;
+        const { projectWriter } = await import('../log/open.ts');
+        const predictions = o.log ? await projectWriter<import('../feedback/records.ts').PredictionRecord>(p, 'predictions', { idPrefix: 'serve' }) : undefined;
+        const log = predictions?.log;
+        const writer = predictions?.writer;
         const token = o.token ?? process.env.SLUICE_SERVE_TOKEN;
         const s = await startServer({
           project: p,
@@ -103,8 +102,7 @@ Examples:
           process.once('SIGTERM', done);
         });
         await s.close();
-        await writer?.close();
-        await log?.close();
+        await predictions?.close();
       });
     });
 }

@@ -2,11 +2,10 @@
 // according to the drifted true model, every prediction and outcome goes to the event logs, the
 // feedback join turns them into labeled examples and live metrics. The users are simulated; the
 // server, logs, join and metrics are the real ones, over HTTP and on disk.
-import { join } from 'node:path';
 import type { Project } from '../core/project.ts';
 import type { EventLog } from '../log/event-log.ts';
-import { projectLog } from '../log/open.ts';
-import { LogWriter } from '../log/writer.ts';
+import { projectLog, projectWriter } from '../log/open.ts';
+import type { LogWriter } from '../log/writer.ts';
 import type { OutcomeEvent, PredictionRecord } from '../feedback/records.ts';
 import { startServer, type SluiceServer } from '../serve/server.ts';
 import { AFTER, afterDevice, clickProbability, COUNTRIES } from './truth.ts';
@@ -29,8 +28,8 @@ export interface Live {
 
 /** Starts `sluice serve` in this process with an A/B split (and a shadow), logging predictions. */
 export async function goLive(project: Project, o: { ab?: { ref: string; weight: number }[]; shadow?: string; model: string; tag: string }): Promise<Live> {
-  const log = await projectLog<PredictionRecord>(project, 'predictions');
-  const writer = await LogWriter.open(log, { spillDir: join(project.root, '.sluice', 'spill', `demo-${o.tag}`), idPrefix: `demo-${o.tag}` });
+  const predictions = await projectWriter<PredictionRecord>(project, 'predictions', { idPrefix: `demo-${o.tag}`, spill: `demo-${o.tag}` });
+  const writer = predictions.writer;
   const server = await startServer({
     project,
     model: o.model,
@@ -49,8 +48,7 @@ export async function goLive(project: Project, o: { ab?: { ref: string; weight: 
     events,
     async close() {
       await server.close();
-      await writer.close();
-      await log.close();
+      await predictions.close();
       await events.close();
     },
   };
@@ -134,16 +132,12 @@ export async function tick(live: Live, lastEventAt: number, tag: string): Promis
 }
 
 export async function runJoin(project: Project) {
-  const { projectJoinSpec, openJoin } = await import('../feedback/open.ts');
+  const { openFeedback } = await import('../feedback/open.ts');
   const { runFeedback } = await import('../feedback/run.ts');
-  const spec = projectJoinSpec(project);
-  const { join: j, db } = await openJoin(project, spec);
-  const logs = { predictions: await projectLog<unknown>(project, 'predictions'), events: await projectLog<unknown>(project, 'events') };
+  const f = await openFeedback(project);
   try {
-    return await runFeedback(project, j, logs, { once: true });
+    return await runFeedback(project, f.join, f.logs, { once: true });
   } finally {
-    await logs.predictions.close();
-    await logs.events.close();
-    await db.close();
+    await f.close();
   }
 }

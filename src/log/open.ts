@@ -5,6 +5,7 @@ import { assertName } from '../core/names.ts';
 import type { Project } from '../core/project.ts';
 import type { EventLog, EventLogSpec } from './event-log.ts';
 import { FileEventLog } from './file-log.ts';
+import { LogWriter } from './writer.ts';
 
 /** The JetStream stream that holds log `name` unless the spec names one: `SLUICE_<NAME>`. */
 export function streamName(name: string): string {
@@ -31,4 +32,22 @@ export function projectLogSpec(project: Project): EventLogSpec {
 /** Opens a project's log `name` (e.g. 'predictions', 'events'). */
 export function projectLog<R>(project: Project, name: string): Promise<EventLog<R>> {
   return openEventLog<R>(projectLogSpec(project), name);
+}
+
+/**
+ * A project's log `name` with a non-blocking LogWriter in front, spilling to `.sluice/spill/<spill>/`
+ * (one folder per writer identity, so a restart replays its own spilled batches).
+ * @example const p = await projectWriter<PredictionRecord>(project, 'predictions', { idPrefix: 'serve' }); p.writer.write(r); await p.close();
+ */
+export async function projectWriter<R>(project: Project, name: string, o: { idPrefix: string; spill?: string }): Promise<{ log: EventLog<R>; writer: LogWriter<R>; close(): Promise<void> }> {
+  const log = await projectLog<R>(project, name);
+  const writer = await LogWriter.open(log, { spillDir: join(project.root, '.sluice', 'spill', o.spill ?? name), idPrefix: o.idPrefix });
+  return {
+    log,
+    writer,
+    async close() {
+      await writer.close();
+      await log.close();
+    },
+  };
 }
