@@ -5,9 +5,13 @@ import type { ArmSet } from './arms.ts';
 
 type Labels = Record<string, string>;
 
+const escape = (v: string) => (/[\\"\n]/.test(v) ? v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n') : v);
+
+/** `{k="v",…}` (empty for no labels). On every request's path: a plain loop, escaping only when needed. */
 const labelText = (l: Labels) => {
-  const parts = Object.entries(l).map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`);
-  return parts.length ? `{${parts.join(',')}}` : '';
+  let out = '';
+  for (const k in l) out += `${out ? ',' : '{'}${k}="${escape(l[k]!)}"`;
+  return out ? out + '}' : '';
 };
 
 class Counter {

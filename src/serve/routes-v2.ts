@@ -5,10 +5,11 @@
 // the response's `parameters.prediction_ids` (the protocol's place for extra response fields).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Tensor, Tensors } from '../model/backends/backend.ts';
-import type { ArmSet } from './arms.ts';
+import type { Arm, ArmSet } from './arms.ts';
 import { FieldError, HttpError, describe } from './errors.ts';
-import { stringifyAnswer } from './json.ts';
+import { parseBody, stringifyAnswer } from './json.ts';
 import { keyOf, newPredictionId, outputsOf, pinnedArm, record, type ServeContext, shadowCopy, timeoutOf, write } from './predict.ts';
+import { DataSpan, JsonText, Miss, readV2Body } from './v2-body.ts';
 import type { IoSig, ServedVersion, WorkResult } from './version.ts';
 
 const DATATYPE = { float32: 'FP32', int64: 'INT64' } as const;
@@ -40,23 +41,57 @@ export function registerV2(app: FastifyInstance, ctx: ServeContext): void {
       const v = versionFor(set, req.params as Params);
       return reply.send({ name: set.name, version: String(v.version), ready: true });
     });
-    app.post(`${prefix}/infer`, async (req, reply) => infer(ctx, req, reply));
+    // The body arrives as its text (JsonText): infer reads it with the fast v2 reader.
+    app.post(`${prefix}/infer`, { config: { jsonText: true } }, async (req, reply) => infer(ctx, req, reply));
   }
+}
+
+type Body = { id?: unknown; inputs?: unknown; outputs?: unknown; parameters?: unknown };
+
+/** A request checked against the model: its arm, input tensors and wanted outputs. */
+interface Checked {
+  body: Body;
+  key: string | undefined;
+  arm: Arm;
+  tensors: Tensors;
+  rows: number;
+  wanted: IoSig[];
+}
+
+/** 404 for an unknown model or version, then 400 for a body that does not fit the model's signature. */
+function check(ctx: ServeContext, set: ArmSet, p: Params, req: FastifyRequest, raw: unknown): Checked {
+  versionFor(set, p);
+  const body = raw as Body | null;
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new FieldError('body', 'an inference request object {"inputs": [...]}', body);
+  const params = (body.parameters && typeof body.parameters === 'object' ? body.parameters : {}) as Record<string, unknown>;
+  const key = ctx.abKey ? (keyOf(params[ctx.abKey]) ?? keyOf(req.headers['x-sluice-key'])) : undefined;
+  const arm = pinnedArm(set, p.version) ?? set.pick(key);
+  const { tensors, rows } = readInputs(arm.version, body.inputs);
+  const wanted = readOutputs(arm.version, body.outputs);
+  return { body, key, arm, tensors, rows, wanted };
 }
 
 async function infer(ctx: ServeContext, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
   const t0 = performance.now();
   const set = ctx.arms.current;
   const p = req.params as Params;
-  versionFor(set, p); // 404 before reading the body
-  const body = req.body as { id?: unknown; inputs?: unknown; outputs?: unknown; parameters?: unknown } | null;
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new FieldError('body', 'an inference request object {"inputs": [...]}', body);
-  const params = (body.parameters && typeof body.parameters === 'object' ? body.parameters : {}) as Record<string, unknown>;
-  const key = ctx.abKey ? (keyOf(params[ctx.abKey]) ?? keyOf(req.headers['x-sluice-key'])) : undefined;
-  const arm = pinnedArm(set, p.version) ?? set.pick(key);
+  let c: Checked | undefined;
+  if (req.body instanceof JsonText) {
+    // The fast reader (float data straight into typed arrays) when the body is plain and valid for
+    // the model; anything else, errors included, goes the JSON.parse way, which answers as it always did.
+    const text = req.body.text;
+    const fast = readV2Body(text);
+    if (fast) {
+      try {
+        c = check(ctx, set, p, req, fast);
+      } catch {
+        c = undefined;
+      }
+    }
+    c ??= check(ctx, set, p, req, parseBody(text));
+  } else c = check(ctx, set, p, req, req.body);
+  const { body, key, arm, tensors, rows, wanted } = c;
   const v = arm.version;
-  const { tensors, rows } = readInputs(v, body.inputs);
-  const wanted = readOutputs(v, body.outputs);
   const timeout = timeoutOf(ctx, req.headers['x-sluice-timeout-ms']);
   const work = { kind: 'tensors' as const, tensors, rows };
   const r = await v.score(work, timeout);
@@ -122,6 +157,13 @@ function readInputs(v: ServedVersion, inputs: unknown): { tensors: Tensors; rows
 /** `data` flat or nested (the v2 spec allows both), row-major, into a typed array of n × rowSize. */
 function readData(sig: IoSig, data: unknown, n: number, at: string): Tensor {
   const size = n * sig.rowSize;
+  if (data instanceof DataSpan) {
+    // From the fast reader: float32 only (anything else, or a mismatch, throws Miss → JSON.parse path).
+    if (sig.dtype !== 'float32') throw new Miss('v2 fast path: not FP32');
+    const out = new Float32Array(size);
+    data.readFloat32(out);
+    return { type: 'float32', data: out, dims: [n, ...sig.rowShape] };
+  }
   const out = sig.dtype === 'int64' ? new BigInt64Array(size) : new Float32Array(size);
   if (!Array.isArray(data)) throw new FieldError(at, `an array of ${size} numbers (row-major, flat or nested)`, data);
   const flat = (data.length === size ? data : data.flat(sig.rowShape.length + 1)) as unknown[];

@@ -13,6 +13,7 @@ import { ServeMetrics } from './metrics.ts';
 import type { PredictionSink, ServeContext } from './predict.ts';
 import { registerTfServing } from './routes-tfserving.ts';
 import { registerV2 } from './routes-v2.ts';
+import { JsonText } from './v2-body.ts';
 
 export interface ServeOptions extends ArmsConfig {
   project: Project;
@@ -81,7 +82,9 @@ export async function startServer(o: ServeOptions): Promise<SluiceServer> {
 
   const app = Fastify({ logger: false, bodyLimit: o.bodyLimit ?? 1 << 20, keepAliveTimeout: 30_000 });
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    // v2 infer reads its own body (a fast reader for tensor data, JSON.parse otherwise).
+    if ((req.routeOptions.config as { jsonText?: boolean } | undefined)?.jsonText) return done(null, new JsonText(body as string));
     try {
       done(null, parseBody(body as string));
     } catch (e) {

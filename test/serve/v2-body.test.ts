@@ -1,0 +1,81 @@
+// The v2 body's fast reader against its reference, JSON.parse + a copy into a Float32Array: the same
+// float32 values bit for bit (short decimals, 17-digit doubles, float32 midpoints, exponents,
+// subnormals, -0), the same object around the data, and no answer (Miss / undefined) for anything
+// JSON.parse would read differently or reject.
+import { expect, test } from 'vitest';
+import { DataSpan, Miss, readV2Body } from '../../src/serve/v2-body.ts';
+
+/** Deterministic pseudo-random doubles in [0, 1). */
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32 + (s = (Math.imul(s, 22695477) + 1) >>> 0) / 2 ** 64);
+}
+
+function viaSpan(tokens: string[], sep = ','): Float32Array {
+  const text = `{"inputs":[{"name":"x","data":[${tokens.join(sep)}]}]}`;
+  const body = readV2Body(text)!;
+  const span = (body.inputs as { data: DataSpan }[])[0]!.data;
+  expect(span).toBeInstanceOf(DataSpan);
+  const out = new Float32Array(tokens.length);
+  span.readFloat32(out);
+  return out;
+}
+
+function viaJson(tokens: string[]): Float32Array {
+  return Float32Array.from(JSON.parse(`[${tokens.join(',')}]`) as number[]);
+}
+
+function bits(a: Float32Array): number[] {
+  return Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
+}
+
+test('numbers of every common spelling read to the same float32 bits as JSON.parse', () => {
+  const r = rng(7);
+  const tokens: string[] = ['0', '-0', '0.0', '-0.0', '1', '-1', '0.5', '1e5', '1E+5', '2.5e-3', '-7.25E-10', '123456789012345678', '9007199254740993', '1e-45', '1e-46', '3.4028235e38', '3.5e38', '1e39', '-1e400', '1e-400', '0.1000000000000000055511151231257827', '1.00000000000000000000000000001'];
+  for (let i = 0; i < 3000; i++) {
+    const x = (r() - 0.5) * 10 ** Math.floor(r() * 16 - 8);
+    const f = Math.fround(x);
+    tokens.push(JSON.stringify(x), JSON.stringify(f), x.toFixed(Math.floor(r() * 8)), x.toExponential(Math.floor(r() * 12)), x.toPrecision(1 + Math.floor(r() * 20)));
+    // The double halfway between two neighbouring float32 values, and its neighbours: rounding ties.
+    const next = new Float32Array([f]);
+    new Uint32Array(next.buffer)[0]! += 1;
+    const mid = (f + next[0]!) / 2;
+    tokens.push(JSON.stringify(mid), mid.toPrecision(21), (mid * (1 + 2 ** -52)).toPrecision(19), (mid * (1 - 2 ** -52)).toPrecision(19), mid.toPrecision(17), mid.toPrecision(18));
+  }
+  const tokensOk = tokens.filter((t) => /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$/.test(t));
+  expect(bits(viaSpan(tokensOk))).toEqual(bits(viaJson(tokensOk)));
+  expect(bits(viaSpan(tokensOk.slice(0, 50), ' ,\n\t'))).toEqual(bits(viaJson(tokensOk.slice(0, 50))));
+});
+
+test('the rest of the body is what JSON.parse gives', () => {
+  const text = ' {"id":"r\\u00e9q 1","parameters":{"user":"u1","n":[1,{"a":null}]},"inputs":[{"name":"x","shape":[2,2],"datatype":"FP32","parameters":{"binary_data_size":null},"data":[1, 2.5,3,4]},{"name":"y","shape":[2],"datatype":"INT64","data":"oops"}, 7],"outputs":[{"name":"y"}]}\n';
+  const body = readV2Body(text)!;
+  const ref = JSON.parse(text) as Record<string, unknown>;
+  const [x, ...rest] = body.inputs as Record<string, unknown>[];
+  const [rx, ...rrest] = ref.inputs as Record<string, unknown>[];
+  expect({ ...body, inputs: undefined }).toEqual({ ...ref, inputs: undefined });
+  expect({ ...x, data: undefined }).toEqual({ ...rx, data: undefined });
+  expect(rest).toEqual(rrest);
+  const out = new Float32Array(4);
+  (x!.data as DataSpan).readFloat32(out);
+  expect(Array.from(out)).toEqual(rx!.data);
+});
+
+test('anything JSON.parse reads differently or rejects gets no fast answer', () => {
+  for (const text of ['', '[]', '{"inputs":[]', '{"inputs":[]}x', '{"a":1,"a":2}', '{"__proto__":{"inputs":1}}', '{"in\\u0070uts":[]}', '{"inputs":[{"data":[1]},]}', '{"id":tru}', "{'a':1}", '{"a":01}']) {
+    expect(readV2Body(text), text).toBeUndefined();
+  }
+  const bad = ['01', '1.', '.5', '+1', 'NaN', 'Infinity', '-Infinity', '1e', '-', '1,', '[1]', '"1"', 'null', '1 2', '0x10'];
+  for (const t of bad) {
+    const body = readV2Body(`{"inputs":[{"data":[${t}]}]}`);
+    if (!body) continue; // a syntax error the structure already shows
+    const span = (body.inputs as { data: DataSpan }[])[0]!.data;
+    expect(() => span.readFloat32(new Float32Array(1)), t).toThrow(Miss);
+  }
+  // The wrong count is a miss too (readData then answers with the slow path's error).
+  const body = readV2Body('{"inputs":[{"data":[1,2,3]}]}')!;
+  const span = (body.inputs as { data: DataSpan }[])[0]!.data;
+  expect(() => span.readFloat32(new Float32Array(2))).toThrow(Miss);
+  expect(() => span.readFloat32(new Float32Array(4))).toThrow(Miss);
+  expect(() => (readV2Body('{"inputs":[{"data":[]}]}')!.inputs as { data: DataSpan }[])[0]!.data.readFloat32(new Float32Array(1))).toThrow(Miss);
+});
