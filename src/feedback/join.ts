@@ -2,10 +2,14 @@
 // into the state and commits, in ONE transaction, the dedup registry, join state, decided examples
 // (the outbox), quarantine, counts, incremental metrics and both log cursors. A crash before the
 // commit loses nothing (the logs are re-read after the stored cursors); after it, nothing is redone.
+// Open predictions are held in memory (a map by id and a heap by window end), not written until they
+// are decided: each prediction costs one INSERT, when decided. The commit records where the
+// predictions log must be replayed from to rebuild them (state.ts), so a restart is: load the
+// committed state, replay the open window of the predictions log, continue after the cursors.
 //
 // Example: const j = await FeedbackJoin.open(db, spec); await j.step({ predictions, events }, await j.progress());
-import { RetryableError } from '../core/errors.ts';
-import type { LogEntry } from '../log/event-log.ts';
+import { IntegrityError, RetryableError, UsageError } from '../core/errors.ts';
+import type { EventLog, LogEntry } from '../log/event-log.ts';
 import { forUpdate, type Param, type SqlDb, type SqlTx } from '../store/sql.ts';
 import { classify, closeAt, matches, rulesOf, type Disposition, type JoinEvent, type PredState, type Rules } from './decide.ts';
 import { checkPrediction, pickedScore, type PredColumns } from './predictions.ts';
@@ -34,9 +38,9 @@ export interface PredRow extends PredState, PredColumns {
   batch: number | null;
 }
 
-const PRED_COLS = ['prediction_id', 'ord', 'tp', 'close_at', 'pw_before', 'model', 'version', 'arm', 'score', 'shown', 'fields'] as const;
-export const PRED_SELECT = `prediction_id, ord, tp, close_at, pw_before, model, version, arm, score, shown, fields, label, decided_at,
-  event_id, event_type, picked_position, text, scrub_rules, batch`;
+const PRED_COLUMNS: (keyof PredRow)[] = ['prediction_id', 'ord', 'tp', 'close_at', 'pw_before', 'model', 'version', 'arm', 'score', 'shown', 'fields', 'label', 'decided_at',
+  'event_id', 'event_type', 'picked_position', 'text', 'scrub_rules', 'batch'];
+export const PRED_SELECT = PRED_COLUMNS.join(', ');
 const PENDING_COLS = ['event_id', 'ord', 'prediction_id', 'type', 'te', 'ew_before', 'position', 'value', 'text', 'scrub_rules'] as const;
 
 export type Accumulate = (tx: SqlTx, examples: FeedbackExample[]) => Promise<void>;
@@ -83,9 +87,101 @@ export function toExample(p: PredRow): FeedbackExample {
   };
 }
 
+/** A min-heap of open predictions by window end (the timeout sweep pops what the watermark passed). */
+class CloseHeap {
+  private readonly a: PredRow[] = [];
+  get size(): number {
+    return this.a.length;
+  }
+  peek(): PredRow | undefined {
+    return this.a[0];
+  }
+  push(p: PredRow): void {
+    const a = this.a;
+    let i = a.length;
+    a.push(p);
+    while (i > 0) {
+      const up = (i - 1) >> 1;
+      if (a[up]!.close_at <= p.close_at) break;
+      a[i] = a[up]!;
+      i = up;
+    }
+    a[i] = p;
+  }
+  pop(): PredRow | undefined {
+    const a = this.a;
+    const top = a[0];
+    const last = a.pop();
+    if (a.length && last) {
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        if (l >= a.length) break;
+        const c = l + 1 < a.length && a[l + 1]!.close_at < a[l]!.close_at ? l + 1 : l;
+        if (a[c]!.close_at >= last.close_at) break;
+        a[i] = a[c]!;
+        i = c;
+      }
+      a[i] = last;
+    }
+    return top;
+  }
+}
+
+/**
+ * The join's open state, in memory: predictions not yet decided (by id, and by window end for the
+ * timeout sweep), events waiting for their prediction (by prediction id), and per predictions-log
+ * entry the number of its predictions still open (the oldest such entry is where a restart replays
+ * from). It mirrors the committed state after batch `batch`; a failed step drops it and the next
+ * step rebuilds it (load), so an aborted transaction never leaves memory ahead of the database.
+ */
+class OpenState {
+  readonly open = new Map<string, PredRow>();
+  readonly heap = new CloseHeap();
+  readonly pending = new Map<string, JoinEvent[]>();
+  /** entry seq → the predictions' max time before the entry, and how many of its predictions are open */
+  readonly entries = new Map<number, { pmax: number | null; open: number }>();
+  shadowsOpen = 0;
+
+  constructor(public batch: number) {}
+
+  add(p: PredRow, pmaxBefore: number | null): void {
+    this.open.set(p.prediction_id, p);
+    const seq = Math.floor(p.ord / ORD);
+    let slot = this.entries.get(seq);
+    if (!slot) this.entries.set(seq, (slot = { pmax: pmaxBefore, open: 0 }));
+    slot.open++;
+    if (isShadow(p.prediction_id)) this.shadowsOpen++;
+    else this.heap.push(p);
+  }
+
+  /** `p` was decided: it leaves the open state (its heap slot is skipped when popped). */
+  close(p: PredRow): void {
+    if (this.open.get(p.prediction_id) !== p) return;
+    this.open.delete(p.prediction_id);
+    const seq = Math.floor(p.ord / ORD);
+    const slot = this.entries.get(seq)!;
+    if (--slot.open === 0) this.entries.delete(seq);
+    if (isShadow(p.prediction_id)) this.shadowsOpen--;
+  }
+
+  addPending(e: JoinEvent): void {
+    const list = this.pending.get(e.prediction_id);
+    if (list) list.push(e);
+    else this.pending.set(e.prediction_id, [e]);
+  }
+
+  /** Where a restart replays the predictions log from: the oldest entry with an open prediction. */
+  replayPoint(predSeq: number, predMax: number | null): { from: number; pmax: number | null } {
+    for (const [seq, slot] of this.entries) return { from: seq, pmax: slot.pmax };
+    return { from: predSeq + 1, pmax: predMax };
+  }
+}
+
 export class FeedbackJoin {
   private readonly rules: Rules;
   private readonly scrub: Scrubber;
+  private mem: OpenState | null = null;
 
   private constructor(readonly db: SqlDb, readonly spec: JoinSpec, private readonly accumulate?: Accumulate) {
     this.rules = rulesOf(spec);
@@ -101,24 +197,88 @@ export class FeedbackJoin {
     return readProgress(this.db);
   }
 
-  /** Folds entries after `from`'s cursors into the state in one transaction. */
-  step(input: StepInput, from: Pick<Progress, 'pred_seq' | 'event_seq'>): Promise<StepResult> {
-    return this.db.transaction(async (tx) => {
-      const prog = (await tx.get<Progress>(`SELECT * FROM fb_progress WHERE id = 1${forUpdate(this.db)}`))!;
-      if (prog.pred_seq !== from.pred_seq || prog.event_seq !== from.event_seq) {
-        throw new RetryableError(`the feedback cursors moved (predictions ${from.pred_seq} → ${prog.pred_seq}, events ${from.event_seq} → ${prog.event_seq}): is another \`feedback run\` using this project?`);
-      }
-      return new Batch(tx, this.spec, this.rules, this.scrub, prog).run(input, this.accumulate);
-    });
+  /**
+   * Folds entries after `from`'s cursors into the state in one transaction. `predictionsLog` is read
+   * only to rebuild the open predictions after a restart (or a failed step) when some are open.
+   */
+  step(input: StepInput, from: Pick<Progress, 'pred_seq' | 'event_seq'>, predictionsLog?: EventLog<unknown>): Promise<StepResult> {
+    return this.db
+      .transaction(async (tx) => {
+        const prog = (await tx.get<Progress>(`SELECT * FROM fb_progress WHERE id = 1${forUpdate(this.db)}`))!;
+        if (prog.pred_seq !== from.pred_seq || prog.event_seq !== from.event_seq) {
+          throw new RetryableError(`the feedback cursors moved (predictions ${from.pred_seq} → ${prog.pred_seq}, events ${from.event_seq} → ${prog.event_seq}): is another \`feedback run\` using this project?`);
+        }
+        if (!this.mem || this.mem.batch !== Number(prog.batch)) this.mem = await this.load(tx, prog, predictionsLog);
+        return new Batch(tx, this.spec, this.rules, this.scrub, prog, this.mem).run(input, this.accumulate);
+      })
+      .then(
+        (r) => {
+          this.mem!.batch = r.batch;
+          return r;
+        },
+        (e: unknown) => {
+          // memory may hold part of the rolled-back batch: rebuild it from the committed state
+          this.mem = null;
+          throw e;
+        },
+      );
   }
+
+  /**
+   * Rebuilds the open state from the committed one: pending events from their table; open
+   * predictions by replaying the predictions log from `replay_from` through the cursor (the same
+   * checks, watermarks and first-wins dedup as when they arrived), less those decided since.
+   */
+  private async load(tx: SqlTx, prog: Progress, log?: EventLog<unknown>): Promise<OpenState> {
+    const mem = new OpenState(Number(prog.batch));
+    for (const e of await tx.all<JoinEvent>(`SELECT ${PENDING_COLS.join(', ')} FROM fb_pending ORDER BY ord`)) mem.addPending(e);
+    const predSeq = Number(prog.pred_seq);
+    let seq = Number(prog.replay_from) - 1;
+    if (seq >= predSeq) return mem;
+    if (!log) throw new UsageError('the feedback join needs its predictions log to rebuild the open predictions after a restart');
+    let pmax = prog.replay_pmax === null ? null : Number(prog.replay_pmax);
+    const seen = new Map<string, { p: PredRow; pmaxBefore: number | null }>();
+    while (seq < predSeq) {
+      const entries = await log.read(seq, { max: 100 });
+      if (!entries.length) throw new IntegrityError(`the predictions log ends at ${seq}, before the feedback cursor ${predSeq}`);
+      for (const entry of entries) {
+        if (entry.seq > predSeq) break;
+        const before = pmax;
+        entry.records.forEach((rec, i) => {
+          const c = checkPrediction(rec);
+          if (!c.ok) return;
+          const pw_before = pmax === null ? null : pmax - this.spec.prediction_delay;
+          pmax = pmax === null ? c.cols.tp : Math.max(pmax, c.cols.tp);
+          if (seen.has(c.cols.prediction_id)) return;
+          seen.set(c.cols.prediction_id, { p: openRow(c.cols, entry.seq * ORD + i, closeAt(this.spec, c.cols.tp), pw_before), pmaxBefore: before });
+        });
+        seq = entry.seq;
+      }
+    }
+    const decided = new Set((await selectIn<{ prediction_id: string }>(tx, 'SELECT prediction_id FROM fb_predictions WHERE prediction_id IN (%IN%)', [...seen.keys()])).map((r) => r.prediction_id));
+    for (const [id, { p, pmaxBefore }] of seen) if (!decided.has(id)) mem.add(p, pmaxBefore);
+    const want = prog.pred_max === null ? null : Number(prog.pred_max);
+    if (pmax !== want) throw new IntegrityError(`replaying the predictions log gave max time ${pmax}, the feedback state holds ${want}`);
+    return mem;
+  }
+}
+
+function openRow(cols: PredColumns, ord: number, close_at: number, pw_before: number | null): PredRow {
+  return {
+    ...cols, ord, close_at, pw_before, label: null, decided_at: null, event_id: null,
+    event_type: null, picked_position: null, text: null, scrub_rules: null, batch: null,
+  };
 }
 
 /** The work of one step, inside its transaction. */
 class Batch {
   private readonly counts = new Map<string, number>();
   private readonly quarantine: Param[][] = [];
-  private readonly preds = new Map<string, PredRow>();
+  /** decided predictions of earlier batches that this batch's events name */
+  private readonly loaded = new Map<string, PredRow>();
+  /** predictions decided in this batch by an event (in order) and by id */
   private readonly decided: PredRow[] = [];
+  private readonly decidedById = new Map<string, PredRow>();
   private readonly late: { p: PredRow; e: JoinEvent }[] = [];
   /** shadow predictions first seen in this batch */
   private readonly freshShadows: string[] = [];
@@ -126,8 +286,8 @@ class Batch {
   private predMax: number | null;
   private eventMax: number | null;
 
-  constructor(private readonly tx: SqlTx, private readonly spec: JoinSpec, private readonly rules: Rules, private readonly scrub: Scrubber, private readonly prog: Progress) {
-    this.batch = prog.batch + 1;
+  constructor(private readonly tx: SqlTx, private readonly spec: JoinSpec, private readonly rules: Rules, private readonly scrub: Scrubber, private readonly prog: Progress, private readonly mem: OpenState) {
+    this.batch = Number(prog.batch) + 1;
     this.predMax = prog.pred_max === null ? null : Number(prog.pred_max);
     this.eventMax = prog.event_max === null ? null : Number(prog.event_max);
   }
@@ -140,21 +300,29 @@ class Batch {
     this.quarantine.push([source, ord, eventId, reason, this.scrub(JSON.stringify(record) ?? String(record)).text, this.batch]);
   }
 
+  /** The prediction `id` as this batch sees it: open, decided in this batch, or decided earlier. */
+  private pred(id: string): PredRow | undefined {
+    return this.mem.open.get(id) ?? this.decidedById.get(id) ?? this.loaded.get(id);
+  }
+
   async run(input: StepInput, accumulate?: Accumulate): Promise<StepResult> {
     const predSeq = await this.predictions(input.predictions);
     const eventSeq = await this.events(input.events);
     const { examples, timeouts } = await this.finish(accumulate);
-    const tx = this.tx;
-    await tx.run('UPDATE fb_progress SET pred_seq = ?, event_seq = ?, pred_max = ?, event_max = ?, batch = ? WHERE id = 1', [predSeq, eventSeq, this.predMax, this.eventMax, this.batch]);
+    const replay = this.mem.replayPoint(predSeq, this.predMax);
+    await this.tx.run('UPDATE fb_progress SET pred_seq = ?, event_seq = ?, pred_max = ?, event_max = ?, batch = ?, replay_from = ?, replay_pmax = ? WHERE id = 1', [
+      predSeq, eventSeq, this.predMax, this.eventMax, this.batch, replay.from, replay.pmax,
+    ]);
     return { batch: this.batch, pred_seq: predSeq, event_seq: eventSeq, examples, timeouts, watermark: this.eventMax === null ? null : this.eventMax - this.spec.watermark_delay };
   }
 
-  /** New predictions: stored with the watermark they arrived under; events that waited for them are joined. */
+  /** New predictions: kept open with the watermark they arrived under; events that waited for them are joined. */
   private async predictions(entries: LogEntry<unknown>[]): Promise<number> {
-    let seq = this.prog.pred_seq;
-    const fresh = new Map<string, PredRow>();
+    let seq = Number(this.prog.pred_seq);
+    const fresh = new Map<string, { p: PredRow; pmaxBefore: number | null }>();
     for (const entry of entries) {
       if (entry.seq <= seq) continue;
+      const before = this.predMax;
       entry.records.forEach((rec, i) => {
         const ord = entry.seq * ORD + i;
         const c = checkPrediction(rec);
@@ -164,27 +332,33 @@ class Batch {
         }
         const pw_before = this.predMax === null ? null : this.predMax - this.spec.prediction_delay;
         this.predMax = this.predMax === null ? c.cols.tp : Math.max(this.predMax, c.cols.tp);
-        if (fresh.has(c.cols.prediction_id)) return this.inc('prediction_duplicates');
-        fresh.set(c.cols.prediction_id, {
-          ...c.cols, ord, close_at: closeAt(this.spec, c.cols.tp), pw_before, label: null, decided_at: null, event_id: null,
-          event_type: null, picked_position: null, text: null, scrub_rules: null, batch: null,
-        });
+        if (fresh.has(c.cols.prediction_id) || this.mem.open.has(c.cols.prediction_id)) return this.inc('prediction_duplicates');
+        fresh.set(c.cols.prediction_id, { p: openRow(c.cols, ord, closeAt(this.spec, c.cols.tp), pw_before), pmaxBefore: before });
       });
       seq = entry.seq;
     }
     if (!fresh.size) return seq;
-    const rows = [...fresh.values()].map((p) => PRED_COLS.map((c) => p[c]));
-    const inserted = await insertMany<{ prediction_id: string }>(this.tx, 'fb_predictions', [...PRED_COLS], rows, 'ON CONFLICT (prediction_id) DO NOTHING RETURNING prediction_id');
-    this.inc('predictions', inserted.length);
-    this.inc('prediction_duplicates', fresh.size - inserted.length);
-    for (const { prediction_id } of inserted) this.preds.set(prediction_id, fresh.get(prediction_id)!);
-    for (const { prediction_id } of inserted) if (isShadow(prediction_id)) this.freshShadows.push(prediction_id);
+    // a prediction decided in an earlier batch is a duplicate too
+    for (const { prediction_id } of await selectIn<{ prediction_id: string }>(this.tx, 'SELECT prediction_id FROM fb_predictions WHERE prediction_id IN (%IN%)', [...fresh.keys()])) {
+      fresh.delete(prediction_id);
+      this.inc('prediction_duplicates');
+    }
+    this.inc('predictions', fresh.size);
+    const waiting: JoinEvent[] = [];
+    for (const [id, { p, pmaxBefore }] of fresh) {
+      this.mem.add(p, pmaxBefore);
+      if (isShadow(id)) this.freshShadows.push(id);
+      const w = this.mem.pending.get(id);
+      if (w) {
+        waiting.push(...w);
+        this.mem.pending.delete(id);
+      }
+    }
     this.inc('shadow_predictions', this.freshShadows.length);
-    const waiting = await selectIn<JoinEvent>(this.tx, `SELECT ${PENDING_COLS.join(', ')} FROM fb_pending WHERE prediction_id IN (%IN%)`, inserted.map((r) => r.prediction_id));
     if (!waiting.length) return seq;
     waiting.sort((a, b) => a.ord - b.ord);
     const moved: Param[][] = [];
-    for (const e of waiting) moved.push([this.join(this.preds.get(e.prediction_id)!, e), e.event_id]);
+    for (const e of waiting) moved.push([this.join(this.pred(e.prediction_id)!, e), e.event_id]);
     this.inc('pending', -waiting.length);
     await runIn(this.tx, 'DELETE FROM fb_pending WHERE event_id IN (%IN%)', waiting.map((e) => e.event_id));
     for (const m of moved) await this.tx.run('UPDATE fb_events SET disposition = ? WHERE event_id = ?', m);
@@ -213,13 +387,15 @@ class Batch {
       p.score = pickedScore(p.shown, p.picked_position, p.score);
       p.batch = this.batch;
       this.decided.push(p);
+      this.decidedById.set(p.prediction_id, p);
+      this.mem.close(p);
     }
     return d;
   }
 
   /** New events: validated, deduplicated by event_id, joined, or left pending for their prediction. */
   private async events(entries: LogEntry<unknown>[]): Promise<number> {
-    let seq = this.prog.event_seq;
+    let seq = Number(this.prog.event_seq);
     const fresh: JoinEvent[] = [];
     const inBatch = new Set<string>();
     for (const entry of entries) {
@@ -255,17 +431,18 @@ class Batch {
     const first = seen.size ? fresh.filter((e) => !seen.has(e.event_id)) : fresh;
     this.inc('duplicates', fresh.length - first.length);
     this.inc('events', first.length);
-    const need = [...new Set(first.map((e) => e.prediction_id))].filter((id) => !this.preds.has(id));
-    for (const p of await selectIn<PredRow>(this.tx, `SELECT ${PRED_SELECT} FROM fb_predictions WHERE prediction_id IN (%IN%)`, need)) this.preds.set(p.prediction_id, p);
+    const need = [...new Set(first.map((e) => e.prediction_id))].filter((id) => !this.pred(id));
+    for (const p of await selectIn<PredRow>(this.tx, `SELECT ${PRED_SELECT} FROM fb_predictions WHERE prediction_id IN (%IN%)`, need)) this.loaded.set(p.prediction_id, p);
     const registry: Param[][] = [];
     const pending: Param[][] = [];
     for (const e of first) {
-      const p = this.preds.get(e.prediction_id);
+      const p = this.pred(e.prediction_id);
       let d: Disposition;
       if (p) d = this.join(p, e);
       else {
         d = 'pending';
         this.inc('pending');
+        this.mem.addPending(e);
         pending.push(PENDING_COLS.map((c) => e[c]));
       }
       registry.push([e.event_id, e.ord, e.prediction_id, d]);
@@ -275,30 +452,36 @@ class Batch {
     return seq;
   }
 
-  /** Writes decisions, sweeps what the watermarks decided, records corrections; returns the number of examples. */
+  /** Sweeps what the watermarks decided, records corrections, writes the decided examples; returns their number. */
   private async finish(accumulate?: Accumulate): Promise<{ examples: number; timeouts: number }> {
     const tx = this.tx;
-    await updateDecided(tx, this.decided);
     // Events still waiting when the predictions' watermark passed event time + timeout will never match.
-    if (this.predMax !== null) {
+    if (this.predMax !== null && this.mem.pending.size) {
       const gone = await tx.all<JoinEvent>(`DELETE FROM fb_pending WHERE te <= ? RETURNING ${PENDING_COLS.join(', ')}`, [this.predMax - this.spec.prediction_delay - this.spec.unmatched_timeout]);
+      gone.sort((a, b) => a.ord - b.ord);
       for (const e of gone) {
         this.quarantined('events', e.ord, e.event_id, `unmatched: no prediction ${e.prediction_id} before the predictions' watermark passed event time + ${this.spec.unmatched_timeout} ms`, e);
-        await tx.run(`UPDATE fb_events SET disposition = 'unmatched' WHERE event_id = ?`, [e.event_id]);
+        const left = this.mem.pending.get(e.prediction_id)?.filter((x) => x.event_id !== e.event_id);
+        if (left?.length) this.mem.pending.set(e.prediction_id, left);
+        else this.mem.pending.delete(e.prediction_id);
       }
+      await runIn(tx, `UPDATE fb_events SET disposition = 'unmatched' WHERE event_id IN (%IN%)`, gone.map((e) => e.event_id));
       this.inc('unmatched', gone.length);
       this.inc('pending', -gone.length);
     }
     // Predictions whose window (plus lateness) closed under the events' watermark are negatives.
-    let negatives: PredRow[] = [];
+    const negatives: PredRow[] = [];
     if (this.eventMax !== null) {
-      negatives = await tx.all<PredRow>(
-        `UPDATE fb_predictions SET label = 0, decided_at = close_at, batch = ? WHERE label IS NULL AND close_at <= ? AND prediction_id NOT LIKE '%${SHADOW}' RETURNING ${PRED_SELECT}`,
-        [this.batch, this.eventMax - this.spec.watermark_delay],
-      );
-      for (const n of negatives) {
-        const p = this.preds.get(n.prediction_id);
-        if (p) p.label = 0;
+      const w = this.eventMax - this.spec.watermark_delay;
+      const heap = this.mem.heap;
+      while (heap.size && heap.peek()!.close_at <= w) {
+        const p = heap.pop()!;
+        if (this.mem.open.get(p.prediction_id) !== p) continue; // decided by an event meanwhile
+        p.label = 0;
+        p.decided_at = p.close_at;
+        p.batch = this.batch;
+        this.mem.close(p);
+        negatives.push(p);
       }
     }
     if (this.spec.corrections) {
@@ -317,9 +500,10 @@ class Batch {
     const shadows = await this.shadows([...this.decided, ...negatives]);
     this.inc('shadow_examples', shadows.length);
     await addCounts(tx, this.counts);
-    const examples = this.decided.length + negatives.length + shadows.length;
-    if (accumulate && examples) await accumulate(tx, [...this.decided, ...negatives, ...shadows].map(toExample));
-    return { examples, timeouts: negatives.length };
+    const all = [...this.decided, ...negatives, ...shadows];
+    await insertMany(tx, 'fb_predictions', PRED_COLUMNS, all.map((p) => PRED_COLUMNS.map((c) => p[c] as Param)));
+    if (accumulate && all.length) await accumulate(tx, all.map(toExample));
+    return { examples: all.length, timeouts: negatives.length };
   }
 
   /**
@@ -331,53 +515,30 @@ class Batch {
    */
   private async shadows(decidedNow: PredRow[]): Promise<PredRow[]> {
     // Most joins never see a shadow: then there is nothing to look up.
-    if (!this.freshShadows.length) {
-      const seen = await this.tx.get<{ n: number }>(`SELECT n FROM fb_counts WHERE name = 'shadow_predictions'`);
-      if (!seen || Number(seen.n) === 0) return [];
-    }
+    if (!this.mem.shadowsOpen) return [];
     const ids = new Set(this.freshShadows);
     for (const p of decidedNow) if (!isShadow(p.prediction_id)) ids.add(p.prediction_id + SHADOW);
-    if (!ids.size) return [];
-    const open = await selectIn<PredRow>(this.tx, `SELECT ${PRED_SELECT} FROM fb_predictions WHERE label IS NULL AND prediction_id IN (%IN%)`, [...ids]);
+    const open: PredRow[] = [];
+    for (const id of ids) {
+      const sh = this.mem.open.get(id);
+      if (sh && sh.label === null) open.push(sh);
+    }
     if (!open.length) return [];
-    const mains = new Map(
-      (await selectIn<PredRow>(this.tx, `SELECT ${PRED_SELECT} FROM fb_predictions WHERE label IS NOT NULL AND prediction_id IN (%IN%)`, open.map((p) => mainOf(p.prediction_id)))).map((m) => [m.prediction_id, m]),
-    );
+    const mains = new Map(decidedNow.map((m) => [m.prediction_id, m]));
+    const ask = open.map((p) => mainOf(p.prediction_id)).filter((id) => !mains.has(id) && !this.mem.open.has(id));
+    for (const m of await selectIn<PredRow>(this.tx, `SELECT ${PRED_SELECT} FROM fb_predictions WHERE prediction_id IN (%IN%)`, ask)) mains.set(m.prediction_id, m);
     const out: PredRow[] = [];
     for (const sh of open) {
       const m = mains.get(mainOf(sh.prediction_id));
-      if (!m) continue;
+      if (!m || m.label === null) continue;
       Object.assign(sh, {
         label: m.label, decided_at: m.decided_at, event_id: m.event_id, event_type: m.event_type, picked_position: m.picked_position,
         text: m.text, scrub_rules: m.scrub_rules, batch: this.batch,
       });
+      this.mem.close(sh);
       out.push(sh);
     }
-    await updateDecided(this.tx, out);
     return out;
   }
 }
 
-// One UPDATE … FROM a VALUES list per chunk instead of one statement per decided prediction (the
-// casts type the parameters for PostgreSQL; SQLite accepts them as affinities).
-const DECIDED_COLS: [keyof PredRow, string][] = [
-  ['prediction_id', 'TEXT'], ['label', 'INTEGER'], ['decided_at', 'BIGINT'], ['event_id', 'TEXT'], ['event_type', 'TEXT'],
-  ['picked_position', 'INTEGER'], ['text', 'TEXT'], ['scrub_rules', 'TEXT'], ['score', 'DOUBLE PRECISION'], ['batch', 'BIGINT'],
-];
-
-async function updateDecided(tx: SqlTx, rows: PredRow[]): Promise<void> {
-  const per = 2000;
-  const one = `(${DECIDED_COLS.map(([, t]) => `CAST(? AS ${t})`).join(', ')})`;
-  const names = DECIDED_COLS.map(([c]) => c);
-  const set = names.slice(1).map((c) => `${c} = v.${c}`).join(', ');
-  for (let i = 0; i < rows.length; i += per) {
-    const chunk = rows.slice(i, i + per);
-    const params: Param[] = [];
-    for (const p of chunk) for (const [c] of DECIDED_COLS) params.push(p[c] as Param);
-    await tx.run(
-      `WITH v (${names.join(', ')}) AS (VALUES ${chunk.map(() => one).join(', ')})
-       UPDATE fb_predictions SET ${set} FROM v WHERE fb_predictions.prediction_id = v.prediction_id`,
-      params,
-    );
-  }
-}

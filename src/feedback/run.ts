@@ -36,12 +36,53 @@ export interface RunSummary extends RunStatus {
   published: Published[];
 }
 
-/** Keeps whole entries while their records fit in `budget` (always at least one entry). */
-function take<R>(entries: LogEntry<R>[], budget: number): LogEntry<R>[] {
-  let n = 0;
-  let i = 0;
-  while (i < entries.length && (i === 0 || n + entries[i]!.records.length <= budget)) n += entries[i++]!.records.length;
-  return entries.slice(0, i);
+/**
+ * Reads a log ahead of the join's cursor and hands out whole entries up to a record budget. Entries
+ * read but not yet folded stay buffered, so each entry is read and decoded once (re-reading a long
+ * window of entries per batch and dropping most of it cost more than the join itself). The number of
+ * entries per read follows the entries' size, so a read decodes about one batch.
+ */
+class ReadAhead<R> {
+  private buf: LogEntry<R>[] = [];
+  /** the seq the buffer continues from (its first entry follows it) */
+  private after = -1;
+  private perEntry = 100;
+
+  constructor(private readonly log: EventLog<R>) {}
+
+  /** Whole entries after `after` while their records fit in `budget` (at least one entry when any). */
+  async take(after: number, budget: number): Promise<LogEntry<R>[]> {
+    // The cursor is not where this buffer stands (first call, or the join moved elsewhere): start over.
+    if (after !== this.after) {
+      this.buf = [];
+      this.after = after;
+    }
+    let have = 0;
+    for (const e of this.buf) have += e.records.length;
+    while (have < budget) {
+      const from = this.buf.length ? this.buf[this.buf.length - 1]!.seq : after;
+      const max = Math.min(1000, Math.max(1, Math.ceil((budget - have) / this.perEntry)));
+      const got = await this.log.read(from, { max });
+      if (!got.length) break;
+      let n = 0;
+      for (const e of got) n += e.records.length;
+      this.perEntry = Math.max(1, n / got.length);
+      this.buf.push(...got);
+      have += n;
+    }
+    let n = 0;
+    let i = 0;
+    while (i < this.buf.length && (i === 0 || n + this.buf[i]!.records.length <= budget)) n += this.buf[i++]!.records.length;
+    return this.buf.slice(0, i);
+  }
+
+  /** The join committed through `seq`: drop the entries folded. */
+  advance(seq: number): void {
+    let i = 0;
+    while (i < this.buf.length && this.buf[i]!.seq <= seq) i++;
+    this.buf = this.buf.slice(i);
+    this.after = seq;
+  }
 }
 
 export async function runFeedback(
@@ -62,14 +103,12 @@ export async function runFeedback(
   await doPublish(); // finishes a publish a crash interrupted
   let lastPublish = Date.now();
   let lastReport = 0;
+  const ahead = { predictions: new ReadAhead(logs.predictions), events: new ReadAhead(logs.events) };
   for (;;) {
     if (options.signal?.aborted) break;
     const prog = await join.progress();
-    const [preds, events] = await Promise.all([
-      logs.predictions.read(prog.pred_seq, { max: 1000 }),
-      logs.events.read(prog.event_seq, { max: 1000 }),
-    ]);
-    const input = { predictions: take(preds, budget), events: take(events, budget) };
+    const [predictions, events] = await Promise.all([ahead.predictions.take(prog.pred_seq, budget), ahead.events.take(prog.event_seq, budget)]);
+    const input = { predictions, events };
     if (!input.predictions.length && !input.events.length) {
       if (options.once) break;
       if (Date.now() - lastPublish >= join.spec.publish.every) {
@@ -80,7 +119,9 @@ export async function runFeedback(
       await logs.events.read(prog.event_seq, { max: 1, waitMs: options.waitMs ?? 200 });
       continue;
     }
-    const r = await join.step(input, prog);
+    const r = await join.step(input, prog, logs.predictions);
+    ahead.predictions.advance(r.pred_seq);
+    ahead.events.advance(r.event_seq);
     status.batches++;
     status.examples += r.examples;
     status.pred_seq = r.pred_seq;

@@ -1,6 +1,10 @@
 // The join's durable state (SQLite at .sluice/feedback.db, or the project's PostgreSQL): the two log
-// cursors and watermarks, predictions with their decided labels (the outbox the publisher reads), the
+// cursors and watermarks, decided predictions with their labels (the outbox the publisher reads), the
 // event dedup registry with each event's disposition, pending events, quarantine, corrections, counts.
+// Open predictions (waiting for an outcome or their window's end) are not stored: they live in the
+// join's memory and are rebuilt after a restart by replaying the predictions log from `replay_from`
+// (the oldest entry still holding an open prediction; `replay_pmax` is the predictions' max time
+// just before it), against the decided ones here.
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { Project } from '../core/project.ts';
@@ -11,13 +15,13 @@ import { SqliteDb } from '../store/sqlite.ts';
 const DDL = `
 CREATE TABLE IF NOT EXISTS fb_progress (
   id INTEGER PRIMARY KEY, instance TEXT NOT NULL, pred_seq BIGINT NOT NULL, event_seq BIGINT NOT NULL,
-  pred_max BIGINT, event_max BIGINT, batch BIGINT NOT NULL, published BIGINT NOT NULL, publishing BIGINT);
+  pred_max BIGINT, event_max BIGINT, batch BIGINT NOT NULL, published BIGINT NOT NULL, publishing BIGINT,
+  replay_from BIGINT NOT NULL DEFAULT 1, replay_pmax BIGINT);
 CREATE TABLE IF NOT EXISTS fb_predictions (
   prediction_id TEXT PRIMARY KEY, ord BIGINT NOT NULL, tp BIGINT NOT NULL, close_at BIGINT NOT NULL, pw_before BIGINT,
   model TEXT NOT NULL, version INTEGER NOT NULL, arm TEXT NOT NULL, score DOUBLE PRECISION NOT NULL, shown TEXT,
   fields TEXT NOT NULL, label INTEGER, decided_at BIGINT, event_id TEXT, event_type TEXT, picked_position INTEGER,
   text TEXT, scrub_rules TEXT, batch BIGINT);
-CREATE INDEX IF NOT EXISTS fb_predictions_open ON fb_predictions (close_at) WHERE label IS NULL;
 CREATE INDEX IF NOT EXISTS fb_predictions_decided ON fb_predictions (batch, prediction_id) WHERE batch IS NOT NULL;
 CREATE TABLE IF NOT EXISTS fb_events (
   event_id TEXT PRIMARY KEY, ord BIGINT NOT NULL, prediction_id TEXT NOT NULL, disposition TEXT NOT NULL);
@@ -47,6 +51,10 @@ export interface Progress {
   published: number;
   /** a publish in flight: batches (published, publishing] (redone after a crash) */
   publishing: number | null;
+  /** the oldest predictions-log entry holding an open prediction (> pred_seq: none) */
+  replay_from: number;
+  /** the predictions' max time before that entry (null: none before it) */
+  replay_pmax: number | null;
 }
 
 /** Opens the project's feedback state: PostgreSQL (schema `<catalog schema>_feedback`) when the catalog is there, else SQLite. */
@@ -68,7 +76,7 @@ export async function ensureSchema(db: SqlDb): Promise<void> {
 }
 
 export async function readProgress(tx: SqlTx): Promise<Progress> {
-  const p = await tx.get<Progress>('SELECT instance, pred_seq, event_seq, pred_max, event_max, batch, published, publishing FROM fb_progress WHERE id = 1');
+  const p = await tx.get<Progress>('SELECT instance, pred_seq, event_seq, pred_max, event_max, batch, published, publishing, replay_from, replay_pmax FROM fb_progress WHERE id = 1');
   return p!;
 }
 
