@@ -158,11 +158,9 @@ function readInputs(v: ServedVersion, inputs: unknown): { tensors: Tensors; rows
 function readData(sig: IoSig, data: unknown, n: number, at: string): Tensor {
   const size = n * sig.rowSize;
   if (data instanceof DataSpan) {
-    // From the fast reader: float32 only (anything else, or a mismatch, throws Miss → JSON.parse path).
-    if (sig.dtype !== 'float32') throw new Miss('v2 fast path: not FP32');
-    const out = new Float32Array(size);
-    data.readFloat32(out);
-    return { type: 'float32', data: out, dims: [n, ...sig.rowShape] };
+    // From the fast reader: FP32 of the right size only (else Miss: the JSON.parse path answers).
+    if (sig.dtype !== 'float32' || data.values.length !== size) throw new Miss('v2 fast path: not FP32 data of the shape');
+    return { type: 'float32', data: data.values, dims: [n, ...sig.rowShape] };
   }
   const out = sig.dtype === 'int64' ? new BigInt64Array(size) : new Float32Array(size);
   if (!Array.isArray(data)) throw new FieldError(at, `an array of ${size} numbers (row-major, flat or nested)`, data);

@@ -1,11 +1,11 @@
 // A fast reader for the v2 infer body. JSON.parse of `{"inputs": [{…, "data": [256 numbers]}]}`
 // builds a JS array of doubles that readData then copies into a Float32Array: on a batched server
 // that parse is a large share of a request's cost. Here the body's structure is walked by hand,
-// every value except a tensor's `data` array goes to JSON.parse as a small slice, and `data` stays a
-// span of the text that readData parses straight into the batch's Float32Array.
+// plain strings are sliced, other values go to JSON.parse as small slices, and a tensor's `data`
+// (a flat array of numbers) is parsed in one pass straight into a Float32Array.
 //
 // It gives exactly what JSON.parse + the float32 copy give, or nothing: an escape in a key, a
-// repeated key, `__proto__`, a syntax error, NaN tokens, nested or int64 data… → Miss, and the
+// repeated key, `__proto__`, a syntax error, NaN tokens, nested data… → Miss, and the
 // caller takes the JSON.parse path (which also writes the error answers).
 
 /** A JSON body handed over as text: the server's parser gives it to routes marked `config: { jsonText: true }`. */
@@ -19,102 +19,102 @@ const miss = (): never => {
   throw new Miss('v2 fast path does not apply');
 };
 
-/** A tensor's `data` array, not parsed yet: [start, end) of the body text, `[` … `]`. */
+/** A tensor's `data` array read as float32: what storing JSON.parse's numbers into a Float32Array gives. */
 export class DataSpan {
-  constructor(readonly text: string, readonly start: number, readonly end: number) {}
+  constructor(readonly values: Float32Array) {}
+}
 
-  /**
-   * Parses the span into `out` as float32: each element is Math.fround of the double JSON.parse
-   * gives for it (what storing JSON.parse's number into a Float32Array does). Throws Miss unless
-   * the span is a flat array of exactly out.length JSON numbers.
-   */
-  readFloat32(out: Float32Array): void {
-    const s = this.text;
-    let i = this.start + 1;
-    let c = s.charCodeAt(i);
+let scratch = new Float32Array(4096);
+
+/**
+ * Reads the flat array of JSON numbers at `i` (`[`): each element is Math.fround of the double
+ * JSON.parse gives for it. Throws Miss for anything else (nested arrays, NaN tokens, bad syntax).
+ */
+function readFloats(s: string, i: number): [DataSpan, number] {
+  i++;
+  let c = s.charCodeAt(i);
+  while (c === 32 || c === 10 || c === 13 || c === 9) c = s.charCodeAt(++i);
+  let k = 0;
+  if (c === 93) return [new DataSpan(new Float32Array(0)), i + 1];
+  for (;;) {
+    const start = i;
+    let neg = false;
+    if (c === 45) {
+      neg = true;
+      c = s.charCodeAt(++i);
+    }
+    // Mantissa digits as an integer m, exact while m ≤ 2^53 (every partial value is then exact).
+    let m = 0;
+    let digits = 0;
+    if (c === 48) {
+      c = s.charCodeAt(++i);
+      digits = 1;
+    } else if (c >= 49 && c <= 57) {
+      do {
+        m = m * 10 + (c - 48);
+        digits++;
+        c = s.charCodeAt(++i);
+      } while (c >= 48 && c <= 57);
+    } else miss();
+    let e10 = 0;
+    if (c === 46) {
+      c = s.charCodeAt(++i);
+      if (!(c >= 48 && c <= 57)) miss();
+      do {
+        m = m * 10 + (c - 48);
+        digits++;
+        e10--;
+        c = s.charCodeAt(++i);
+      } while (c >= 48 && c <= 57);
+    }
+    let slow = false;
+    if (c === 101 || c === 69) {
+      c = s.charCodeAt(++i);
+      let eneg = false;
+      if (c === 43 || c === 45) {
+        eneg = c === 45;
+        c = s.charCodeAt(++i);
+      }
+      if (!(c >= 48 && c <= 57)) miss();
+      let e = 0;
+      let ed = 0;
+      do {
+        e = e * 10 + (c - 48);
+        ed++;
+        c = s.charCodeAt(++i);
+      } while (c >= 48 && c <= 57);
+      if (ed > 6) slow = true;
+      e10 += eneg ? -e : e;
+    }
+    let v: number;
+    if (slow || digits > 20 || e10 < -22 || e10 > 22) {
+      v = Math.fround(Number(s.slice(start, i)));
+    } else {
+      // m and 10^|e10| exact: one rounding, the correctly rounded double (Clinger's fast path).
+      const d = e10 < 0 ? m / POW10[-e10]! : m * POW10[e10]!;
+      if (m <= 9007199254740992) v = Math.fround(d);
+      else {
+        // m was rounded (at most 20 digits: relative error well under 2^-48): the float32 is
+        // certain when both ends of a wider interval round to the same float32.
+        const f = Math.fround(d);
+        v = f === Math.fround(d * (1 - 2 ** -44)) && f === Math.fround(d * (1 + 2 ** -44)) ? f : Math.fround(Number(s.slice(neg ? start + 1 : start, i)));
+      }
+      if (neg) v = -v;
+    }
+    if (k === scratch.length) {
+      const grown = new Float32Array(scratch.length * 2);
+      grown.set(scratch);
+      scratch = grown;
+    }
+    scratch[k++] = v;
     while (c === 32 || c === 10 || c === 13 || c === 9) c = s.charCodeAt(++i);
-    const size = out.length;
-    let k = 0;
-    if (c === 93) {
-      if (size !== 0 || i + 1 !== this.end) miss();
-      return;
-    }
-    for (;;) {
-      if (k === size) miss();
-      const start = i;
-      let neg = false;
-      if (c === 45) {
-        neg = true;
-        c = s.charCodeAt(++i);
-      }
-      // Mantissa digits as an integer m, exact while m ≤ 2^53 (every partial value is then exact).
-      let m = 0;
-      let digits = 0;
-      if (c === 48) {
-        c = s.charCodeAt(++i);
-        digits = 1;
-      } else if (c >= 49 && c <= 57) {
-        do {
-          m = m * 10 + (c - 48);
-          digits++;
-          c = s.charCodeAt(++i);
-        } while (c >= 48 && c <= 57);
-      } else miss();
-      let e10 = 0;
-      if (c === 46) {
-        c = s.charCodeAt(++i);
-        if (!(c >= 48 && c <= 57)) miss();
-        do {
-          m = m * 10 + (c - 48);
-          digits++;
-          e10--;
-          c = s.charCodeAt(++i);
-        } while (c >= 48 && c <= 57);
-      }
-      let slow = false;
-      if (c === 101 || c === 69) {
-        c = s.charCodeAt(++i);
-        let eneg = false;
-        if (c === 43 || c === 45) {
-          eneg = c === 45;
-          c = s.charCodeAt(++i);
-        }
-        if (!(c >= 48 && c <= 57)) miss();
-        let e = 0;
-        let ed = 0;
-        do {
-          e = e * 10 + (c - 48);
-          ed++;
-          c = s.charCodeAt(++i);
-        } while (c >= 48 && c <= 57);
-        if (ed > 6) slow = true;
-        e10 += eneg ? -e : e;
-      }
-      let v: number;
-      if (slow || digits > 20 || e10 < -22 || e10 > 22) {
-        v = Math.fround(Number(s.slice(start, i)));
-      } else {
-        // m and 10^|e10| exact: one rounding, the correctly rounded double (Clinger's fast path).
-        const d = e10 < 0 ? m / POW10[-e10]! : m * POW10[e10]!;
-        if (m <= 9007199254740992) v = Math.fround(d);
-        else {
-          // m was rounded (at most ~20 digits: relative error well under 2^-48): the float32 is
-          // certain when both ends of a wider interval round to the same float32.
-          const f = Math.fround(d);
-          v = f === Math.fround(d * (1 - 2 ** -44)) && f === Math.fround(d * (1 + 2 ** -44)) ? f : Math.fround(Number(s.slice(neg ? start + 1 : start, i)));
-        }
-        if (neg) v = -v;
-      }
-      out[k++] = v;
+    if (c === 44) {
+      c = s.charCodeAt(++i);
       while (c === 32 || c === 10 || c === 13 || c === 9) c = s.charCodeAt(++i);
-      if (c === 44) {
-        c = s.charCodeAt(++i);
-        while (c === 32 || c === 10 || c === 13 || c === 9) c = s.charCodeAt(++i);
-        continue;
-      }
-      if (c === 93 && k === size && i + 1 === this.end) return;
-      miss();
+      continue;
     }
+    if (c === 93) return [new DataSpan(scratch.slice(0, k)), i + 1];
+    miss();
   }
 }
 
@@ -161,6 +161,14 @@ function skipString(s: string, i: number): number {
 }
 
 function value(s: string, i: number): [unknown, number] {
+  if (s.charCodeAt(i) === 34) {
+    // A string without escapes is its own text.
+    for (let j = i + 1; j < s.length; j++) {
+      const c = s.charCodeAt(j);
+      if (c === 34) return [s.slice(i + 1, j), j + 1];
+      if (c === 92 || c < 32) break;
+    }
+  }
   const end = skip(s, i);
   return [JSON.parse(s.slice(i, end)), end];
 }
@@ -196,10 +204,7 @@ function object(s: string, i: number, member: (key: string, at: number) => [unkn
 function tensor(s: string, i: number): [unknown, number] {
   if (s.charCodeAt(i) !== 123) return value(s, i);
   return object(s, i, (key, at) => {
-    if (key === 'data' && s.charCodeAt(at) === 91) {
-      const end = skip(s, at);
-      return [new DataSpan(s, at, end), end];
-    }
+    if (key === 'data' && s.charCodeAt(at) === 91) return readFloats(s, at);
     return value(s, at);
   });
 }
@@ -221,9 +226,8 @@ function inputs(s: string, i: number): [unknown, number] {
 }
 
 /**
- * The body as JSON.parse would give it, except that each `inputs[i].data` array is a DataSpan;
- * undefined when the fast path does not apply (the caller then uses JSON.parse). Every DataSpan must
- * be read (readFloat32) before the body counts as valid JSON: its text is checked only then.
+ * The body as JSON.parse would give it, except that each `inputs[i].data` array is a DataSpan of
+ * float32 values; undefined when the fast path does not apply (the caller then uses JSON.parse).
  */
 export function readV2Body(text: string): Record<string, unknown> | undefined {
   try {
