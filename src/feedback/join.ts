@@ -10,6 +10,7 @@
 // Example: const j = await FeedbackJoin.open(db, spec); await j.step({ predictions, events }, await j.progress());
 import { IntegrityError, RetryableError, UsageError } from '../core/errors.ts';
 import type { EventLog, LogEntry } from '../log/event-log.ts';
+import { phaseClock, type PhaseClock } from '../engine/profile.ts';
 import { forUpdate, type Param, type SqlDb, type SqlTx } from '../store/sql.ts';
 import { classify, closeAt, matches, rulesOf, type Disposition, type JoinEvent, type PredState, type Rules } from './decide.ts';
 import { checkPrediction, pickedScore, type PredColumns } from './predictions.ts';
@@ -61,30 +62,54 @@ export interface StepResult {
   watermark: number | null;
 }
 
+/** The example a decided prediction row gives; its logged fields are parsed on first use. */
 export function toExample(p: PredRow): FeedbackExample {
-  return {
-    prediction_id: p.prediction_id,
-    model: p.model,
-    model_version: p.version,
-    arm: p.arm,
-    predicted_at: p.tp,
-    decided_at: p.decided_at!,
-    label: p.label === 1 ? 1 : 0,
-    score: p.score,
-    event_id: p.event_id,
-    event_type: p.event_type,
-    picked_position: p.picked_position,
-    shown_count: p.shown === null ? null : (JSON.parse(p.shown) as unknown[]).length,
-    text: p.text,
-    scrub_rules: p.scrub_rules,
-    // Parsed on first use: the metrics read fields only for their slices, and most batches are
-    // millions of timeout negatives.
-    get fields(): Record<string, unknown> {
-      const value = JSON.parse(p.fields) as Record<string, unknown>;
-      Object.defineProperty(this, 'fields', { value, enumerable: true });
-      return value;
-    },
-  };
+  return new Example(p);
+}
+
+// A class, not an object literal with a getter redefined on first use: that left every example a
+// slow dictionary-mode object. The metrics read fields only for their slices, and most batches are
+// mostly timeout negatives.
+class Example implements FeedbackExample {
+  prediction_id: string;
+  model: string;
+  model_version: number;
+  arm: string;
+  predicted_at: number;
+  decided_at: number;
+  label: 0 | 1;
+  score: number;
+  event_id: string | null;
+  event_type: string | null;
+  picked_position: number | null;
+  shown_count: number | null;
+  text: string | null;
+  scrub_rules: string | null;
+  private parsed: Record<string, unknown> | undefined;
+  private readonly raw: string;
+
+  constructor(p: PredRow) {
+    this.prediction_id = p.prediction_id;
+    this.model = p.model;
+    this.model_version = p.version;
+    this.arm = p.arm;
+    this.predicted_at = p.tp;
+    this.decided_at = p.decided_at!;
+    this.label = p.label === 1 ? 1 : 0;
+    this.score = p.score;
+    this.event_id = p.event_id;
+    this.event_type = p.event_type;
+    this.picked_position = p.picked_position;
+    this.shown_count = p.shown === null ? null : (JSON.parse(p.shown) as unknown[]).length;
+    this.text = p.text;
+    this.scrub_rules = p.scrub_rules;
+    this.parsed = undefined;
+    this.raw = p.fields;
+  }
+
+  get fields(): Record<string, unknown> {
+    return (this.parsed ??= JSON.parse(this.raw) as Record<string, unknown>);
+  }
 }
 
 /** A min-heap of open predictions by window end (the timeout sweep pops what the watermark passed). */
@@ -182,6 +207,8 @@ export class FeedbackJoin {
   private readonly rules: Rules;
   private readonly scrub: Scrubber;
   private mem: OpenState | null = null;
+  /** where a step's time goes (SLUICE_PROFILE=1); feedback run adds its reads and publishes */
+  readonly clock: PhaseClock = phaseClock();
 
   private constructor(readonly db: SqlDb, readonly spec: JoinSpec, private readonly accumulate?: Accumulate) {
     this.rules = rulesOf(spec);
@@ -208,11 +235,14 @@ export class FeedbackJoin {
         if (prog.pred_seq !== from.pred_seq || prog.event_seq !== from.event_seq) {
           throw new RetryableError(`the feedback cursors moved (predictions ${from.pred_seq} → ${prog.pred_seq}, events ${from.event_seq} → ${prog.event_seq}): is another \`feedback run\` using this project?`);
         }
+        this.clock.lap('other');
         if (!this.mem || this.mem.batch !== Number(prog.batch)) this.mem = await this.load(tx, prog, predictionsLog);
-        return new Batch(tx, this.spec, this.rules, this.scrub, prog, this.mem).run(input, this.accumulate);
+        this.clock.lap('load');
+        return new Batch(tx, this.spec, this.rules, this.scrub, prog, this.mem, this.clock).run(input, this.accumulate);
       })
       .then(
         (r) => {
+          this.clock.lap('commit');
           this.mem!.batch = r.batch;
           return r;
         },
@@ -263,10 +293,13 @@ export class FeedbackJoin {
   }
 }
 
-function openRow(cols: PredColumns, ord: number, close_at: number, pw_before: number | null): PredRow {
+// Spelled out, not `{ ...cols }`: the TypeScript loader lowers object spread to a helper that
+// defines each property, which leaves a slow dictionary-mode object (≈60 µs a row here).
+function openRow(c: PredColumns, ord: number, close_at: number, pw_before: number | null): PredRow {
   return {
-    ...cols, ord, close_at, pw_before, label: null, decided_at: null, event_id: null,
-    event_type: null, picked_position: null, text: null, scrub_rules: null, batch: null,
+    prediction_id: c.prediction_id, ord, tp: c.tp, close_at, pw_before, model: c.model, version: c.version, arm: c.arm, score: c.score,
+    shown: c.shown, fields: c.fields, label: null, decided_at: null, event_id: null, event_type: null, picked_position: null, text: null,
+    scrub_rules: null, batch: null,
   };
 }
 
@@ -286,7 +319,7 @@ class Batch {
   private predMax: number | null;
   private eventMax: number | null;
 
-  constructor(private readonly tx: SqlTx, private readonly spec: JoinSpec, private readonly rules: Rules, private readonly scrub: Scrubber, private readonly prog: Progress, private readonly mem: OpenState) {
+  constructor(private readonly tx: SqlTx, private readonly spec: JoinSpec, private readonly rules: Rules, private readonly scrub: Scrubber, private readonly prog: Progress, private readonly mem: OpenState, private readonly clock: PhaseClock) {
     this.batch = Number(prog.batch) + 1;
     this.predMax = prog.pred_max === null ? null : Number(prog.pred_max);
     this.eventMax = prog.event_max === null ? null : Number(prog.event_max);
@@ -307,7 +340,9 @@ class Batch {
 
   async run(input: StepInput, accumulate?: Accumulate): Promise<StepResult> {
     const predSeq = await this.predictions(input.predictions);
+    this.clock.lap('predictions');
     const eventSeq = await this.events(input.events);
+    this.clock.lap('events');
     const { examples, timeouts } = await this.finish(accumulate);
     const replay = this.mem.replayPoint(predSeq, this.predMax);
     await this.tx.run('UPDATE fb_progress SET pred_seq = ?, event_seq = ?, pred_max = ?, event_max = ?, batch = ?, replay_from = ?, replay_pmax = ? WHERE id = 1', [
@@ -469,6 +504,7 @@ class Batch {
       this.inc('unmatched', gone.length);
       this.inc('pending', -gone.length);
     }
+    this.clock.lap('pending sweep');
     // Predictions whose window (plus lateness) closed under the events' watermark are negatives.
     const negatives: PredRow[] = [];
     if (this.eventMax !== null) {
@@ -484,6 +520,7 @@ class Batch {
         negatives.push(p);
       }
     }
+    this.clock.lap('timeout sweep');
     if (this.spec.corrections) {
       const corrections: Param[][] = [];
       for (const { p, e } of this.late) {
@@ -500,9 +537,12 @@ class Batch {
     const shadows = await this.shadows([...this.decided, ...negatives]);
     this.inc('shadow_examples', shadows.length);
     await addCounts(tx, this.counts);
+    this.clock.lap('quarantine, corrections, shadows, counts');
     const all = [...this.decided, ...negatives, ...shadows];
     await insertMany(tx, 'fb_predictions', PRED_COLUMNS, all.map((p) => PRED_COLUMNS.map((c) => p[c] as Param)));
+    this.clock.lap('write examples');
     if (accumulate && all.length) await accumulate(tx, all.map(toExample));
+    this.clock.lap('metrics');
     return { examples: all.length, timeouts: negatives.length };
   }
 

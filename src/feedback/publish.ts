@@ -28,13 +28,35 @@ export interface Published {
 
 const PAGE = 50_000;
 
+const FIXED = Object.keys(FEEDBACK_COLUMNS);
+const clashes = (k: string) => k in FEEDBACK_COLUMNS || k.startsWith('_');
+const num = (x: number | null) => (x === null || !Number.isFinite(x) ? 'null' : String(x));
+const str = (x: string | null) => (x === null ? 'null' : JSON.stringify(x));
+
 /** The example as a flat row: the fixed columns, then the logged fields (renamed `field_<name>` on a clash). */
 export function flatRow(p: PredRow): Record<string, unknown> {
   const e = toExample(p);
   const row: Record<string, unknown> = { _id: `feedback:${e.prediction_id}`, _ord: p.ord };
-  for (const c of Object.keys(FEEDBACK_COLUMNS)) row[c] = e[c as keyof typeof e];
-  for (const [k, v] of Object.entries(e.fields)) row[k in FEEDBACK_COLUMNS || k.startsWith('_') ? `field_${k}` : k] = v;
+  for (const c of FIXED) row[c] = e[c as keyof typeof e];
+  for (const [k, v] of Object.entries(e.fields)) row[clashes(k) ? `field_${k}` : k] = v;
   return row;
+}
+
+/**
+ * flatRow as one NDJSON line, written out by hand: the logged fields are already JSON, so unless a
+ * field name clashes they are spliced in as they are (a JSON.stringify of every row was most of a
+ * publish).
+ */
+export function flatLine(p: PredRow): string {
+  if (Object.keys(JSON.parse(p.fields) as object).some(clashes)) return JSON.stringify(flatRow(p));
+  const shown = p.shown === null ? 'null' : String((JSON.parse(p.shown) as unknown[]).length);
+  const head =
+    `{"_id":${JSON.stringify(`feedback:${p.prediction_id}`)},"_ord":${p.ord},"prediction_id":${JSON.stringify(p.prediction_id)},"model":${str(p.model)}` +
+    `,"model_version":${num(p.version)},"arm":${str(p.arm)},"predicted_at":${num(p.tp)},"decided_at":${num(p.decided_at)},"label":${p.label === 1 ? 1 : 0}` +
+    `,"score":${num(p.score)},"event_id":${str(p.event_id)},"event_type":${str(p.event_type)},"picked_position":${num(p.picked_position)}` +
+    `,"shown_count":${shown},"text":${str(p.text)},"scrub_rules":${str(p.scrub_rules)}`;
+  const f = p.fields.trim();
+  return f === '{}' ? `${head}}` : `${head},${f.slice(1)}`;
 }
 
 export async function publish(project: Project, db: SqlDb, dataset: string): Promise<Published> {
@@ -81,7 +103,7 @@ async function writePart(project: Project, db: SqlDb, dataset: string, range: { 
         [after[0], after[1], range.to],
       );
       if (!page.length) break;
-      const text = page.map((p) => JSON.stringify(flatRow(p))).join('\n') + '\n';
+      const text = page.map(flatLine).join('\n') + '\n';
       if (!ws.write(text)) await once(ws, 'drain');
       n += page.length;
       const last = page[page.length - 1]!;

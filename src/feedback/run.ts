@@ -96,7 +96,9 @@ export async function runFeedback(
   const status: RunStatus = { batches: 0, pred_seq: 0, event_seq: 0, lag: { predictions: 0, events: 0 }, watermark: null, examples: 0, versions: [] };
   const published: Published[] = [];
   const doPublish = async () => {
+    join.clock.lap('other');
     const p = await publish(project, join.db, dataset);
+    join.clock.lap('publish');
     if (p.batches) published.push(p);
     if (p.version !== null) status.versions.push(p.version);
   };
@@ -109,6 +111,7 @@ export async function runFeedback(
     const prog = await join.progress();
     const [predictions, events] = await Promise.all([ahead.predictions.take(prog.pred_seq, budget), ahead.events.take(prog.event_seq, budget)]);
     const input = { predictions, events };
+    join.clock.lap('read logs');
     if (!input.predictions.length && !input.events.length) {
       if (options.once) break;
       if (Date.now() - lastPublish >= join.spec.publish.every) {
@@ -140,6 +143,7 @@ export async function runFeedback(
     }
   }
   await doPublish();
+  join.clock.report('feedback run');
   const prog = await join.progress();
   const [ph, eh] = await Promise.all([logs.predictions.head(), logs.events.head()]);
   status.pred_seq = Number(prog.pred_seq);

@@ -6,7 +6,7 @@
 import type { FeedbackExample } from '../records.ts';
 import type { Param, SqlDb, SqlTx } from '../../store/sql.ts';
 import { UsageError } from '../../core/errors.ts';
-import { ALL, binOf, HOUR_MS, keyString, KEY_COLUMNS, logLoss, sliceText, type BinRow, type Cell, type CellKey, type PositionRow } from './state.ts';
+import { ALL, binOf, HOUR_MS, KEY_COLUMNS, logLoss, sliceText, type BinRow, type Cell, type CellKey, type PositionRow } from './state.ts';
 
 // BIGINT and DOUBLE PRECISION: SQLite maps them to INTEGER and REAL affinity, so one DDL serves both.
 const KEY_DDL = `model TEXT NOT NULL, version BIGINT NOT NULL, arm TEXT NOT NULL, bucket BIGINT NOT NULL,
@@ -49,35 +49,41 @@ export function foldExamples(examples: FeedbackExample[], slices: string[]): { c
   const cells = new Map<string, Cell>();
   const bins = new Map<string, BinRow>();
   const positions = new Map<string, PositionRow>();
+  // Per example only strings and numbers: key objects are built when a cell is first seen (object
+  // spread per example cost more than the sums).
+  const add = (e: FeedbackExample, bucket: number, slice_field: string, slice_value: string, ll: number, bin: number) => {
+    const ks = `${e.model}\x1f${e.model_version}\x1f${e.arm}\x1f${bucket}\x1f${slice_field}\x1f${slice_value}`;
+    let c = cells.get(ks);
+    if (!c) {
+      c = { model: e.model, version: e.model_version, arm: e.arm, bucket, slice_field, slice_value, n: 0, pos: 0, sum_score: 0, sum_score2: 0, sum_ll: 0, sum_ll2: 0, ranked: 0 };
+      cells.set(ks, c);
+    }
+    c.n += 1;
+    c.pos += e.label;
+    c.sum_score += e.score;
+    c.sum_score2 += e.score * e.score;
+    c.sum_ll += ll;
+    c.sum_ll2 += ll * ll;
+    if (e.shown_count !== null) c.ranked += 1;
+    const bk = `${ks}|${bin}`;
+    let b = bins.get(bk);
+    if (!b) bins.set(bk, (b = { model: c.model, version: c.version, arm: c.arm, bucket, slice_field, slice_value, bin, n: 0, pos: 0, sum_score: 0 }));
+    b.n += 1;
+    b.pos += e.label;
+    b.sum_score += e.score;
+    if (e.shown_count !== null && e.picked_position !== null) {
+      const pk = `${ks}|${e.picked_position}`;
+      let p = positions.get(pk);
+      if (!p) positions.set(pk, (p = { model: c.model, version: c.version, arm: c.arm, bucket, slice_field, slice_value, picked: e.picked_position, n: 0 }));
+      p.n += 1;
+    }
+  };
   for (const e of examples) {
-    const base = { model: e.model, version: e.model_version, arm: e.arm, bucket: Math.floor(e.predicted_at / HOUR_MS) * HOUR_MS };
+    const bucket = Math.floor(e.predicted_at / HOUR_MS) * HOUR_MS;
     const ll = logLoss(e.label, e.score);
     const bin = binOf(e.score);
-    const keys: CellKey[] = [{ ...base, slice_field: ALL, slice_value: '' }, ...slices.map((f) => ({ ...base, slice_field: f, slice_value: sliceText(e.fields[f]) }))];
-    for (const k of keys) {
-      const ks = keyString(k);
-      let c = cells.get(ks);
-      if (!c) cells.set(ks, (c = { ...k, n: 0, pos: 0, sum_score: 0, sum_score2: 0, sum_ll: 0, sum_ll2: 0, ranked: 0 }));
-      c.n += 1;
-      c.pos += e.label;
-      c.sum_score += e.score;
-      c.sum_score2 += e.score * e.score;
-      c.sum_ll += ll;
-      c.sum_ll2 += ll * ll;
-      if (e.shown_count !== null) c.ranked += 1;
-      const bk = `${ks}|${bin}`;
-      let b = bins.get(bk);
-      if (!b) bins.set(bk, (b = { ...k, bin, n: 0, pos: 0, sum_score: 0 }));
-      b.n += 1;
-      b.pos += e.label;
-      b.sum_score += e.score;
-      if (e.shown_count !== null && e.picked_position !== null) {
-        const pk = `${ks}|${e.picked_position}`;
-        let p = positions.get(pk);
-        if (!p) positions.set(pk, (p = { ...k, picked: e.picked_position, n: 0 }));
-        p.n += 1;
-      }
-    }
+    add(e, bucket, ALL, '', ll, bin);
+    for (const f of slices) add(e, bucket, f, sliceText(e.fields[f]), ll, bin);
   }
   return { cells: [...cells.values()], bins: [...bins.values()], positions: [...positions.values()] };
 }
