@@ -102,6 +102,39 @@ async function infer(ctx: ServeContext, req: FastifyRequest, reply: FastifyReply
   write(ctx, () => records(v, r), arm.name);
   shadowCopy(ctx, set, work, timeout, records);
 
+  const text = answerText(set.name, v.version, body.id, ids, arm.name, wanted, r, rows) ?? answerObject(set.name, v.version, body.id, ids, arm.name, wanted, r, rows);
+  ctx.metrics.latency.observe({ route: 'v2', code: '200' }, (performance.now() - t0) / 1000);
+  ctx.metrics.requests.inc({ route: 'v2', code: '200' });
+  return reply.type('application/json').send(text);
+}
+
+/**
+ * The answer's JSON written by hand: what JSON.stringify gives for answerObject's object, without
+ * building it (the v2 answer is on every request's path). Undefined when an output holds NaN or
+ * ±Infinity: answerObject writes those.
+ */
+export function answerText(model: string, version: number, id: unknown, ids: string[], arm: string, wanted: IoSig[], r: WorkResult, rows: number): string | undefined {
+  let out = `{"model_name":${JSON.stringify(model)},"model_version":"${version}"`;
+  if (typeof id === 'string') out += `,"id":${JSON.stringify(id)}`;
+  out += ',"parameters":{"prediction_ids":[';
+  for (let i = 0; i < ids.length; i++) out += `${i ? ',' : ''}"${ids[i]}"`; // UUIDs: nothing to escape
+  out += `],"arm":${JSON.stringify(arm)}},"outputs":[`;
+  for (let k = 0; k < wanted.length; k++) {
+    const s = wanted[k]!;
+    const d = r.outputs[s.name]!.data;
+    out += `${k ? ',' : ''}{"name":${JSON.stringify(s.name)},"datatype":"${DATATYPE[s.dtype]}","shape":[${rows}${s.rowShape.map((x) => `,${x}`).join('')}],"data":[`;
+    for (let i = 0; i < d.length; i++) {
+      const x = Number(d[i]!);
+      if (!Number.isFinite(x)) return undefined;
+      out += i ? `,${x}` : `${x}`;
+    }
+    out += ']}';
+  }
+  return out + ']}';
+}
+
+/** The answer as an object, serialized with the non-finite tokens TF Serving's JSON allows. */
+export function answerObject(model: string, version: number, id: unknown, ids: string[], arm: string, wanted: IoSig[], r: WorkResult, rows: number): string {
   let nonFinite = false;
   const outputs = wanted.map((s) => {
     const d = r.outputs[s.name]!.data;
@@ -109,13 +142,11 @@ async function infer(ctx: ServeContext, req: FastifyRequest, reply: FastifyReply
     if (s.dtype === 'float32' && !nonFinite) nonFinite = data.some((x) => !Number.isFinite(x));
     return { name: s.name, datatype: DATATYPE[s.dtype], shape: [rows, ...s.rowShape], data };
   });
-  const answer: Record<string, unknown> = { model_name: set.name, model_version: String(v.version) };
-  if (typeof body.id === 'string') answer.id = body.id;
-  answer.parameters = { prediction_ids: ids, arm: arm.name };
+  const answer: Record<string, unknown> = { model_name: model, model_version: String(version) };
+  if (typeof id === 'string') answer.id = id;
+  answer.parameters = { prediction_ids: ids, arm };
   answer.outputs = outputs;
-  ctx.metrics.latency.observe({ route: 'v2', code: '200' }, (performance.now() - t0) / 1000);
-  ctx.metrics.requests.inc({ route: 'v2', code: '200' });
-  return reply.type('application/json').send(stringifyAnswer(answer, nonFinite));
+  return stringifyAnswer(answer, nonFinite);
 }
 
 /** A row of each input tensor, for the log's `fields`. */

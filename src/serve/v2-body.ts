@@ -27,14 +27,15 @@ export class DataSpan {
 let scratch = new Float32Array(4096);
 
 /**
- * Reads the flat array of JSON numbers at `i` (`[`): each element is Math.fround of the double
- * JSON.parse gives for it. Throws Miss for anything else (nested arrays, NaN tokens, bad syntax).
+ * Reads the flat array of JSON numbers at `i` (`[`): each element is the double JSON.parse gives
+ * for it, or one that rounds to the same float32, stored into a Float32Array. Throws Miss for anything else (nested arrays, NaN tokens, bad syntax).
  */
 function readFloats(s: string, i: number): [DataSpan, number] {
   i++;
   let c = s.charCodeAt(i);
   while (c === 32 || c === 10 || c === 13 || c === 9) c = s.charCodeAt(++i);
   let k = 0;
+  let buf = scratch;
   if (c === 93) return [new DataSpan(new Float32Array(0)), i + 1];
   for (;;) {
     const start = i;
@@ -88,32 +89,32 @@ function readFloats(s: string, i: number): [DataSpan, number] {
     }
     let v: number;
     if (slow || digits > 20 || e10 < -22 || e10 > 22) {
-      v = Math.fround(Number(s.slice(start, i)));
+      v = Number(s.slice(start, i));
     } else {
       // m and 10^|e10| exact: one rounding, the correctly rounded double (Clinger's fast path).
       const d = e10 < 0 ? m / POW10[-e10]! : m * POW10[e10]!;
-      if (m <= 9007199254740992) v = Math.fround(d);
+      if (m <= 9007199254740992) v = d;
       else {
         // m was rounded (at most 20 digits: relative error well under 2^-48): the float32 is
         // certain when both ends of a wider interval round to the same float32.
         const f = Math.fround(d);
-        v = f === Math.fround(d * (1 - 2 ** -44)) && f === Math.fround(d * (1 + 2 ** -44)) ? f : Math.fround(Number(s.slice(neg ? start + 1 : start, i)));
+        v = f === Math.fround(d * (1 - 2 ** -44)) && f === Math.fround(d * (1 + 2 ** -44)) ? f : Number(s.slice(neg ? start + 1 : start, i));
       }
       if (neg) v = -v;
     }
-    if (k === scratch.length) {
-      const grown = new Float32Array(scratch.length * 2);
-      grown.set(scratch);
-      scratch = grown;
+    if (k === buf.length) {
+      const grown = new Float32Array(buf.length * 2);
+      grown.set(buf);
+      scratch = buf = grown;
     }
-    scratch[k++] = v;
+    buf[k++] = v; // the store rounds to float32
     while (c === 32 || c === 10 || c === 13 || c === 9) c = s.charCodeAt(++i);
     if (c === 44) {
       c = s.charCodeAt(++i);
       while (c === 32 || c === 10 || c === 13 || c === 9) c = s.charCodeAt(++i);
       continue;
     }
-    if (c === 93) return [new DataSpan(scratch.slice(0, k)), i + 1];
+    if (c === 93) return [new DataSpan(buf.slice(0, k)), i + 1];
     miss();
   }
 }

@@ -1,9 +1,11 @@
 // The v2 body's fast reader against its reference, JSON.parse + a copy into a Float32Array: the same
 // float32 values bit for bit (short decimals, 17-digit doubles, float32 midpoints, exponents,
 // subnormals, -0), the same object around the data, and no answer (undefined) for anything
-// JSON.parse would read differently or reject.
+// JSON.parse would read differently or reject; and the hand-written v2 answer is JSON.stringify's.
 import { expect, test } from 'vitest';
+import { answerObject, answerText } from '../../src/serve/routes-v2.ts';
 import { DataSpan, readV2Body } from '../../src/serve/v2-body.ts';
+import type { IoSig } from '../../src/serve/version.ts';
 
 /** Deterministic pseudo-random doubles in [0, 1). */
 function rng(seed: number): () => number {
@@ -65,4 +67,22 @@ test('anything JSON.parse reads differently or rejects gets no fast answer', () 
     expect(readV2Body(`{"inputs":[{"data":[${t}]}]}`), t).toBeUndefined();
   }
   expect(Array.from((readV2Body('{"inputs":[{"data":[ ]}]}')!.inputs as { data: DataSpan }[])[0]!.data.values)).toEqual([]);
+});
+
+test('the hand-written v2 answer is the text JSON.stringify writes for the answer object', () => {
+  const sigs: IoSig[] = [
+    { name: 'y', dtype: 'float32', rowShape: [2], rowSize: 2 },
+    { name: 'k', dtype: 'int64', rowShape: [], rowSize: 1 },
+  ];
+  const r = { outputs: { y: { type: 'float32' as const, data: Float32Array.from([0.1, -0, 1e-40, 3.4e38, 2.5, -7]), dims: [3, 2] }, k: { type: 'int64' as const, data: BigInt64Array.from([1n, -2n, 9007199254740993n]), dims: [3] } }, failed: new Map() };
+  const ids = ['0b6c3c56-4bd0-4c39-9f61-3d0a9c5e6a11', '1b6c3c56-4bd0-4c39-9f61-3d0a9c5e6a11', '2b6c3c56-4bd0-4c39-9f61-3d0a9c5e6a11'];
+  for (const id of ['req "1"\n', 7, undefined]) {
+    const text = answerText('m "x"', 3, id, ids, 'ctr@3', sigs, r, 3);
+    expect(text).toBe(answerObject('m "x"', 3, id, ids, 'ctr@3', sigs, r, 3));
+    expect(JSON.parse(text!)).toEqual({ model_name: 'm "x"', model_version: '3', ...(typeof id === 'string' ? { id } : {}), parameters: { prediction_ids: ids, arm: 'ctr@3' }, outputs: [{ name: 'y', datatype: 'FP32', shape: [3, 2], data: Array.from(r.outputs.y.data, (x) => x + 0) }, { name: 'k', datatype: 'INT64', shape: [3], data: [1, -2, 9007199254740992] }] });
+  }
+  // NaN / ±Infinity are left to the object path, which writes them as tokens.
+  const nan = { outputs: { y: { type: 'float32' as const, data: Float32Array.from([NaN, Infinity]), dims: [1, 2] } }, failed: new Map() };
+  expect(answerText('m', 1, undefined, ids.slice(0, 1), 'main', sigs.slice(0, 1), nan, 1)).toBeUndefined();
+  expect(answerObject('m', 1, undefined, ids.slice(0, 1), 'main', sigs.slice(0, 1), nan, 1)).toContain('"data":[NaN,Infinity]');
 });
