@@ -94,13 +94,15 @@ export async function startServer(o: ServeOptions): Promise<SluiceServer> {
 
   const authorized = tokenCheck(token);
   const guarded = o.requireToken || !LOOPBACK.has(host);
-  app.addHook('onRequest', async (req) => {
+  // A callback hook, not an async one: it runs on every request, and a promise per request costs.
+  app.addHook('onRequest', (req, _reply, done) => {
     // The matched route, not the raw URL: no spelling of a path can borrow health's exemption.
     const url = req.routeOptions.url ?? req.url;
-    if (url === '/v2/health/live' || url === '/v2/health/ready') return;
+    if (url === '/v2/health/live' || url === '/v2/health/ready') return done();
     if ((url.startsWith('/admin') || guarded) && !authorized(req)) {
-      throw new HttpError(401, `${url.startsWith('/admin') ? 'admin endpoints always need' : 'this server is bound to ' + host + ', so every request needs'} the token: send "Authorization: Bearer <token>"`);
+      return done(new HttpError(401, `${url.startsWith('/admin') ? 'admin endpoints always need' : 'this server is bound to ' + host + ', so every request needs'} the token: send "Authorization: Bearer <token>"`));
     }
+    done();
   });
 
   app.setErrorHandler((e, req, reply) => {
