@@ -71,6 +71,8 @@ function typeTyped(col: string, f: TargetField): string {
 interface Check {
   cond: string;
   msg: string;
+  /** a cheaper test that holds whenever `cond` does, for the per-row filter (default: `cond`) */
+  gate?: string;
 }
 
 export interface CompiledMapping {
@@ -159,11 +161,13 @@ export function compileMapping(p: Pipeline, s: Source, access: ColumnAccess, whe
     if (unknownCheck) reasons.push(unknownCheck);
     else reasons.push({ cond: `${inName} IS NOT NULL AND ${out} IS NULL`, msg: `${lit(`${f.name}: cannot read `)} || ${quoteSql(inName)} || ${lit(` as ${expect}`)}` });
     if (f.type === 'float' && !m.allow_nonfinite) reasons.push({ cond: `NOT isfinite(${out})`, msg: `${lit(`${f.name}: non-finite number `)} || ${quoteSql(inName)}` });
-    if (!f.nullable) reasons.push({ cond: `${inName} IS NULL AND ${out} IS NULL`, msg: lit(`${f.name}: required, but empty`) });
+    if (!f.nullable) reasons.push({ cond: `${inName} IS NULL AND ${out} IS NULL`, msg: lit(`${f.name}: required, but empty`), gate: `${out} IS NULL` });
   }
-  // Cheap boolean tests on every row; the message is built only for the rows that fail.
+  // Cheap boolean tests on every row; the message is built only for the rows that fail. A
+  // required field's gate (`<field> IS NULL`) covers its unreadable and its empty check at once.
+  const gates = [...new Set(reasons.map((r) => r.gate ?? r.cond))];
   const reason = reasons.length
-    ? `CASE WHEN ${reasons.map((r) => `(${r.cond})`).join(' OR ')} THEN concat_ws('; ', ${reasons.map((r) => `CASE WHEN ${r.cond} THEN ${r.msg} END`).join(', ')}) END`
+    ? `CASE WHEN ${gates.map((g) => `(${g})`).join(' OR ')} THEN NULLIF(concat_ws('; ', ${reasons.map((r) => `CASE WHEN ${r.cond} THEN ${r.msg} END`).join(', ')}), '') END`
     : 'NULL::VARCHAR';
   const outer = [...derived, `${reason} AS __reason`];
   return { inputs, typed: typedList, outer };

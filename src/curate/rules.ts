@@ -108,7 +108,8 @@ export function violation(r: Rule, i: number): string {
     return parts.length ? `COALESCE(${parts.join(' OR ')}, false)` : 'false';
   }
   if (r.regex) return `COALESCE(NOT regexp_full_match(CAST(${f(r.regex.field)} AS VARCHAR), ${lit(r.regex.pattern)}), false)`;
-  if (r.enum) return `COALESCE(CAST(${f(r.enum.field)} AS VARCHAR) NOT IN (${r.enum.values.map((v) => lit(String(v))).join(', ')}), false)`;
+  // list_contains, not NOT IN: DuckDB plans an IN list of six or more constants as a hash join
+  if (r.enum) return `COALESCE(NOT list_contains([${r.enum.values.map((v) => lit(String(v))).join(', ')}], CAST(${f(r.enum.field)} AS VARCHAR)), false)`;
   if (r.sql) return `NOT COALESCE((${r.sql}), true)`;
   if (r.ref) return `${f(r.ref.field)} IS NOT NULL AND CAST(${f(r.ref.field)} AS VARCHAR) NOT IN (SELECT v FROM ${ident(refTable(i))})`;
   return 'false'; // unique and predicate: not SQL; the reduce step and predicate.ts apply them
@@ -150,7 +151,10 @@ export function compileRules(rules: Rule[], source: string): CompiledRules {
     const parts = rules.flatMap((r, i) => (r.action === action ? [`CASE WHEN ${v(i)} THEN ${lit(`rule ${r.id}: ${describeRule(r)}`)} END`] : []));
     return parts.length ? `NULLIF(concat_ws('; ', ${parts.join(', ')}), '')` : 'NULL::VARCHAR';
   };
-  const fired = rules.length ? `list_filter([${rules.map((r, i) => `CASE WHEN ${v(i)} THEN ${lit(r.id)} END`).join(', ')}], x -> x IS NOT NULL)` : '[]::VARCHAR[]';
+  // The list is built only for rows where some rule fired (a lambda per row cost every row).
+  const fired = rules.length
+    ? `CASE WHEN ${rules.map((_, i) => v(i)).join(' OR ')} THEN list_filter([${rules.map((r, i) => `CASE WHEN ${v(i)} THEN ${lit(r.id)} END`).join(', ')}], x -> x IS NOT NULL) ELSE []::VARCHAR[] END`
+    : '[]::VARCHAR[]';
   const sev = rules.flatMap((r, i) => (r.action === 'review' ? [`CASE WHEN ${v(i)} THEN ${r.severity} ELSE 0 END`] : []));
   return { flags, quarantine: msg('quarantine'), review: msg('review'), fired, severity: sev.length ? `greatest(${sev.join(', ')})` : '0' };
 }

@@ -82,7 +82,11 @@ export async function prepareInput(
     const scan = scanJsonl(path, cleanPath, { maxRecordBytes });
     // One JSON parse per record: every mapped key is extracted by one call with a list of paths.
     const paths: string[] = [];
-    const jsonPath = (n: string) => '$.' + n.split('.').map((k) => (/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) ? k : `"${k.replace(/"/g, '\\"')}"`)).join('.');
+    // A JSON pointer (`/a/b`) is looked up faster than the JSONPath `$.a.b` (0.49 vs 0.69 CPU-s for
+    // 11 keys on 1M records); keys that are not plain names keep the quoted JSONPath form.
+    const plainKey = (k: string) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(k);
+    const jsonPath = (n: string) =>
+      n.split('.').every(plainKey) ? '/' + n.split('.').join('/') : '$.' + n.split('.').map((k) => (plainKey(k) ? k : `"${k.replace(/"/g, '\\"')}"`)).join('.');
     const relation = () =>
       // Only valid documents are parsed for values (CASE evaluates its branch for those rows only;
       // try() measured 3x slower); a valid document is an object when its first non-blank character is '{'.
