@@ -6,10 +6,15 @@
 //     70% of that max rate (goal ≤ 15 ms). wrk2 is not installed: the rate is paced with wrk's Lua
 //     `delay()` (each connection waits so that the connections together send ≈ the target rate).
 //  2. Heavy MLP 256→1024→1024→1 over v2 infer, 64 connections: batching on vs off (max batch 1),
-//     goal ≥ 3× the throughput with p99 ≤ 2× the unbatched p99.
+//     goal ≥ 3× the throughput with p99 ≤ 2× the unbatched p99. Both arms: the same server, core
+//     and ONNX Runtime thread count (1); only max batch differs.
+// With each load the server's CPU time per answered request is printed (utime + stime from /proc,
+// over the load): on a shared machine wrk's core can be starved and leave the server idle, so next
+// to the request rates this shows the work per request itself (for batching: what it saves).
 // The same file is the server child: `run-ts.js bench/serve.bench.ts --serve-child '<json>'`.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Project } from '../src/core/project.ts';
@@ -112,10 +117,20 @@ interface WrkResult {
   p50: number;
   p99: number;
   errors: number;
+  /** the server's CPU time per answered request, µs */
+  cpuUs: number;
 }
 
-/** wrk pinned to core 1: POSTs `body`; `delayMs` > 0 paces each connection (Lua delay()). */
-async function wrk(dir: string, url: string, path: string, body: string, connections: number, seconds: number, delayMs = 0): Promise<WrkResult> {
+/** CPU seconds (user + system, all threads) a process has used. */
+function cpuSeconds(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+}
+
+/** wrk pinned to core 1: POSTs `body` to the server child `server`; `delayMs` > 0 paces each connection (Lua delay()). */
+async function wrk(dir: string, server: { url: string; proc: ChildProcess }, path: string, body: string, connections: number, seconds: number, delayMs = 0): Promise<WrkResult> {
+  const url = server.url;
+  const cpu0 = cpuSeconds(server.proc.pid!);
   const script = join(dir, `wrk-${Math.random().toString(36).slice(2)}.lua`);
   writeFileSync(
     script,
@@ -129,6 +144,7 @@ async function wrk(dir: string, url: string, path: string, body: string, connect
     p.stderr.on('data', (d) => (text += d));
     p.on('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`wrk exited ${code}: ${text}`))));
   });
+  const cpu = cpuSeconds(server.proc.pid!) - cpu0;
   rmSync(script, { force: true });
   const ms = (label: string) => {
     const m = new RegExp(`^\\s*${label}%\\s+([\\d.]+)(us|ms|s)`, 'm').exec(out);
@@ -138,7 +154,8 @@ async function wrk(dir: string, url: string, path: string, body: string, connect
   const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
   const sockErr = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
   const errors = non2xx + (sockErr ? Number(sockErr[1]) + Number(sockErr[2]) + Number(sockErr[3]) + Number(sockErr[4]) : 0);
-  return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN), p50: ms('50'), p99: ms('99'), errors };
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? NaN);
+  return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN), p50: ms('50'), p99: ms('99'), errors, cpuUs: (cpu * 1e6) / requests };
 }
 
 const f1 = (x: number) => x.toFixed(1);
@@ -176,24 +193,30 @@ export const bench: Bench = {
     const on = await startChild({ mode: 'sluice', project: root, model: 'deep', maxBatch: 64, maxDelayUs: 0 });
     const runs = { bare: [] as WrkResult[], tf: [] as WrkResult[], paced: [] as WrkResult[], off: [] as WrkResult[], on: [] as WrkResult[] };
     const med = (rs: WrkResult[], k: keyof WrkResult) => median(rs.map((r) => r[k]));
+    let meanBatch = NaN;
     try {
       for (let i = 0; i < repeats; i++) {
         // 1. Max rate: bare Fastify vs the TF path with feature spec and logging, same load.
-        runs.bare.push(await wrk(dir, bare.url, '/v1/models/ctr:predict', tfBody, conns, seconds));
-        runs.tf.push(await wrk(dir, tf.url, '/v1/models/ctr:predict', tfBody, conns, seconds));
-        log(`bare Fastify: ${f1(runs.bare[i]!.rps)} req/s p50 ${f1(runs.bare[i]!.p50)} ms p99 ${f1(runs.bare[i]!.p99)} ms | TF path: ${f1(runs.tf[i]!.rps)} req/s p50 ${f1(runs.tf[i]!.p50)} ms p99 ${f1(runs.tf[i]!.p99)} ms (errors ${runs.tf[i]!.errors})`);
+        runs.bare.push(await wrk(dir, bare, '/v1/models/ctr:predict', tfBody, conns, seconds));
+        runs.tf.push(await wrk(dir, tf, '/v1/models/ctr:predict', tfBody, conns, seconds));
+        log(`bare Fastify: ${f1(runs.bare[i]!.rps)} req/s p50 ${f1(runs.bare[i]!.p50)} ms p99 ${f1(runs.bare[i]!.p99)} ms, ${runs.bare[i]!.cpuUs.toFixed(0)} µs CPU/req | TF path: ${f1(runs.tf[i]!.rps)} req/s p50 ${f1(runs.tf[i]!.p50)} ms p99 ${f1(runs.tf[i]!.p99)} ms, ${runs.tf[i]!.cpuUs.toFixed(0)} µs CPU/req (errors ${runs.tf[i]!.errors}; load ${loadavg()[0]!.toFixed(2)})`);
         // 2. Heavy MLP, 64 connections: batching off (max batch 1) vs on.
-        runs.off.push(await wrk(dir, off.url, '/v2/models/deep/infer', v2Body, 64, seconds));
-        runs.on.push(await wrk(dir, on.url, '/v2/models/deep/infer', v2Body, 64, seconds));
-        log(`deep MLP batching off: ${f1(runs.off[i]!.rps)} req/s p99 ${f1(runs.off[i]!.p99)} ms | on: ${f1(runs.on[i]!.rps)} req/s p99 ${f1(runs.on[i]!.p99)} ms (errors ${runs.off[i]!.errors + runs.on[i]!.errors})`);
+        runs.off.push(await wrk(dir, off, '/v2/models/deep/infer', v2Body, 64, seconds));
+        runs.on.push(await wrk(dir, on, '/v2/models/deep/infer', v2Body, 64, seconds));
+        const [o, n] = [runs.off[i]!, runs.on[i]!];
+        log(`deep MLP batching off: ${f1(o.rps)} req/s p50 ${f1(o.p50)} ms p99 ${f1(o.p99)} ms, ${o.cpuUs.toFixed(0)} µs CPU/req | on: ${f1(n.rps)} req/s p50 ${f1(n.p50)} ms p99 ${f1(n.p99)} ms, ${n.cpuUs.toFixed(0)} µs CPU/req | on/off ${(n.rps / o.rps).toFixed(2)}× req/s, p99 ${(n.p99 / o.p99).toFixed(2)}×, CPU/req ${(o.cpuUs / n.cpuUs).toFixed(2)}× less (errors ${o.errors + n.errors}; load ${loadavg()[0]!.toFixed(2)})`);
       }
       // 3. p99 at 70% of the max rate: each connection waits so that together they send 0.7 × max.
       const target = 0.7 * med(runs.tf, 'rps');
       const delayMs = Math.max(0, (conns / target) * 1000 - med(runs.tf, 'p50'));
       for (let i = 0; i < repeats; i++) {
-        runs.paced.push(await wrk(dir, tf.url, '/v1/models/ctr:predict', tfBody, conns, seconds, delayMs));
+        runs.paced.push(await wrk(dir, tf, '/v1/models/ctr:predict', tfBody, conns, seconds, delayMs));
         log(`TF path paced to ${f1(target)} req/s (delay ${delayMs.toFixed(2)} ms/conn): got ${f1(runs.paced[i]!.rps)} req/s, p50 ${f1(runs.paced[i]!.p50)} ms, p99 ${f1(runs.paced[i]!.p99)} ms`);
       }
+      // Rows per batch the batching server ran, over all its loads (its /metrics histogram).
+      const m = await (await fetch(`${on.url}/metrics`)).text();
+      const count = (k: string) => Number(new RegExp(`^sluice_batch_size_${k}\\{[^}]*\\} (\\S+)$`, 'm').exec(m)?.[1] ?? NaN);
+      meanBatch = count('sum') / count('count');
     } finally {
       for (const c of [bare, tf, off, on]) await stopChild(c.proc);
     }
@@ -201,14 +224,15 @@ export const bench: Bench = {
     const tfMax = { rps: med(runs.tf, 'rps'), p50: med(runs.tf, 'p50'), p99: med(runs.tf, 'p99'), errors: runs.tf.reduce((a, r) => a + r.errors, 0) };
     const tf70 = { rps: med(runs.paced, 'rps'), p50: med(runs.paced, 'p50'), p99: med(runs.paced, 'p99') };
     const target = 0.7 * tfMax.rps;
-    const offR = { rps: med(runs.off, 'rps'), p99: med(runs.off, 'p99') };
-    const onR = { rps: med(runs.on, 'rps'), p99: med(runs.on, 'p99') };
+    const offR = { rps: med(runs.off, 'rps'), p99: med(runs.off, 'p99'), cpuUs: med(runs.off, 'cpuUs') };
+    const onR = { rps: med(runs.on, 'rps'), p99: med(runs.on, 'p99'), cpuUs: med(runs.on, 'cpuUs') };
+    const perRepeat = (f: (o: WrkResult, n: WrkResult) => number) => runs.on.map((n, i) => f(runs.off[i]!, n).toFixed(2)).join('/');
 
     return [
       { name: 'TF-path predict, feature spec + logging on (32 conns)', unit: 'req/s', ours: tfMax.rps, anchor: bareMax.rps, anchorName: 'bare Fastify constant', goal: 0.4, notes: { p50_ms: f1(tfMax.p50), p99_ms: f1(tfMax.p99), bare_p99_ms: f1(bareMax.p99), errors: tfMax.errors } },
       // Lower is better for latency: the measure is 15 ms / p99, so ≥ 1 means p99 ≤ 15 ms.
       { name: 'TF-path p99 at 70% of max rate (15 ms / p99)', unit: 'x', ours: 15 / tf70.p99, anchor: 1, anchorName: 'goal p99 15 ms', goal: 1, notes: { p99_ms: f1(tf70.p99), p50_ms: f1(tf70.p50), rate: f1(tf70.rps), target: f1(target) } },
-      { name: 'deep MLP 256→1024→1024→1, 64 conns: batching on vs off', unit: 'req/s', ours: onR.rps, anchor: offR.rps, anchorName: 'batching off', goal: 3, notes: { p99_on_ms: f1(onR.p99), p99_off_ms: f1(offR.p99), p99_ratio: (onR.p99 / offR.p99).toFixed(2), goal_p99_ratio: '≤ 2' } },
+      { name: 'deep MLP 256→1024→1024→1, 64 conns: batching on vs off', unit: 'req/s', ours: onR.rps, anchor: offR.rps, anchorName: 'batching off', goal: 3, notes: { p99_on_ms: f1(onR.p99), p99_off_ms: f1(offR.p99), p99_ratio: (onR.p99 / offR.p99).toFixed(2), goal_p99_ratio: '≤ 2', ratio_per_repeat: perRepeat((o, n) => n.rps / o.rps), p99_ratio_per_repeat: perRepeat((o, n) => n.p99 / o.p99), cpu_us_per_req_off: offR.cpuUs.toFixed(0), cpu_us_per_req_on: onR.cpuUs.toFixed(0), cpu_ratio: (offR.cpuUs / onR.cpuUs).toFixed(2), mean_batch_rows: meanBatch.toFixed(1) } },
     ];
   },
 };
