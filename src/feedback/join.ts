@@ -13,6 +13,7 @@ import type { EventLog, LogEntry } from '../log/event-log.ts';
 import { phaseClock, type PhaseClock } from '../engine/profile.ts';
 import { forUpdate, type Param, type SqlDb, type SqlTx } from '../store/sql.ts';
 import { classify, closeAt, matches, rulesOf, type Disposition, type JoinEvent, type PredState, type Rules } from './decide.ts';
+import { flatLine, toExample } from './example.ts';
 import { checkPrediction, pickedScore, type PredColumns } from './predictions.ts';
 import type { FeedbackExample } from './records.ts';
 import { makeScrubber, mergeRules, type Scrubber } from './scrub.ts';
@@ -28,6 +29,8 @@ const mainOf = (id: string) => id.slice(0, -SHADOW.length);
 /** A record's place in its log: entry seq × ORD + index in the entry (entries hold fewer records). */
 export const ORD = 1_000_000;
 
+export { toExample } from './example.ts';
+
 export interface PredRow extends PredState, PredColumns {
   ord: number;
   decided_at: number | null;
@@ -39,9 +42,14 @@ export interface PredRow extends PredState, PredColumns {
   batch: number | null;
 }
 
-const PRED_COLUMNS: (keyof PredRow)[] = ['prediction_id', 'ord', 'tp', 'close_at', 'pw_before', 'model', 'version', 'arm', 'score', 'shown', 'fields', 'label', 'decided_at',
-  'event_id', 'event_type', 'picked_position', 'text', 'scrub_rules', 'batch'];
-export const PRED_SELECT = PRED_COLUMNS.join(', ');
+// What a decided prediction keeps in fb_predictions: what later events are judged against (times,
+// label, the deciding event, which a late shadow copies), and the example as its dataset row (`line`,
+// NDJSON made when it is decided, so a publish only concatenates).
+const DECIDED_COLUMNS = ['prediction_id', 'ord', 'tp', 'close_at', 'pw_before', 'arm', 'score', 'label', 'decided_at',
+  'event_id', 'event_type', 'picked_position', 'text', 'scrub_rules', 'batch'] as const;
+const DECIDED_SELECT = DECIDED_COLUMNS.join(', ');
+/** A decided prediction as stored (the columns of PredRow that later events need). */
+type DecidedRow = Pick<PredRow, (typeof DECIDED_COLUMNS)[number]>;
 const PENDING_COLS = ['event_id', 'ord', 'prediction_id', 'type', 'te', 'ew_before', 'position', 'value', 'text', 'scrub_rules'] as const;
 
 export type Accumulate = (tx: SqlTx, examples: FeedbackExample[]) => Promise<void>;
@@ -60,56 +68,6 @@ export interface StepResult {
   timeouts: number;
   /** the events' watermark after the batch (null before any event) */
   watermark: number | null;
-}
-
-/** The example a decided prediction row gives; its logged fields are parsed on first use. */
-export function toExample(p: PredRow): FeedbackExample {
-  return new Example(p);
-}
-
-// A class, not an object literal with a getter redefined on first use: that left every example a
-// slow dictionary-mode object. The metrics read fields only for their slices, and most batches are
-// mostly timeout negatives.
-class Example implements FeedbackExample {
-  prediction_id: string;
-  model: string;
-  model_version: number;
-  arm: string;
-  predicted_at: number;
-  decided_at: number;
-  label: 0 | 1;
-  score: number;
-  event_id: string | null;
-  event_type: string | null;
-  picked_position: number | null;
-  shown_count: number | null;
-  text: string | null;
-  scrub_rules: string | null;
-  private parsed: Record<string, unknown> | undefined;
-  private readonly raw: string;
-
-  constructor(p: PredRow) {
-    this.prediction_id = p.prediction_id;
-    this.model = p.model;
-    this.model_version = p.version;
-    this.arm = p.arm;
-    this.predicted_at = p.tp;
-    this.decided_at = p.decided_at!;
-    this.label = p.label === 1 ? 1 : 0;
-    this.score = p.score;
-    this.event_id = p.event_id;
-    this.event_type = p.event_type;
-    this.picked_position = p.picked_position;
-    this.shown_count = p.shown === null ? null : (JSON.parse(p.shown) as unknown[]).length;
-    this.text = p.text;
-    this.scrub_rules = p.scrub_rules;
-    this.parsed = undefined;
-    this.raw = p.fields;
-  }
-
-  get fields(): Record<string, unknown> {
-    return (this.parsed ??= JSON.parse(this.raw) as Record<string, unknown>);
-  }
 }
 
 /** A min-heap of open predictions by window end (the timeout sweep pops what the watermark passed). */
@@ -308,11 +266,11 @@ class Batch {
   private readonly counts = new Map<string, number>();
   private readonly quarantine: Param[][] = [];
   /** decided predictions of earlier batches that this batch's events name */
-  private readonly loaded = new Map<string, PredRow>();
+  private readonly loaded = new Map<string, DecidedRow>();
   /** predictions decided in this batch by an event (in order) and by id */
   private readonly decided: PredRow[] = [];
   private readonly decidedById = new Map<string, PredRow>();
-  private readonly late: { p: PredRow; e: JoinEvent }[] = [];
+  private readonly late: { p: DecidedRow; e: JoinEvent }[] = [];
   /** shadow predictions first seen in this batch */
   private readonly freshShadows: string[] = [];
   private readonly batch: number;
@@ -334,7 +292,7 @@ class Batch {
   }
 
   /** The prediction `id` as this batch sees it: open, decided in this batch, or decided earlier. */
-  private pred(id: string): PredRow | undefined {
+  private pred(id: string): DecidedRow | undefined {
     return this.mem.open.get(id) ?? this.decidedById.get(id) ?? this.loaded.get(id);
   }
 
@@ -401,7 +359,9 @@ class Batch {
   }
 
   /** A matched or unmatched event against its (present) prediction. */
-  private join(p: PredRow, e: JoinEvent): Disposition {
+  private join(row: DecidedRow, e: JoinEvent): Disposition {
+    // only an open prediction (label null: a whole row, in memory) can be decided here
+    const p = row as PredRow;
     if (!matches(this.spec, p, e)) {
       this.quarantined('events', e.ord, e.event_id, `unmatched: prediction ${p.prediction_id} arrived after the predictions' watermark passed event time + ${this.spec.unmatched_timeout} ms`, e);
       this.inc('unmatched');
@@ -467,7 +427,7 @@ class Batch {
     this.inc('duplicates', fresh.length - first.length);
     this.inc('events', first.length);
     const need = [...new Set(first.map((e) => e.prediction_id))].filter((id) => !this.pred(id));
-    for (const p of await selectIn<PredRow>(this.tx, `SELECT ${PRED_SELECT} FROM fb_predictions WHERE prediction_id IN (%IN%)`, need)) this.loaded.set(p.prediction_id, p);
+    for (const p of await selectIn<DecidedRow>(this.tx, `SELECT ${DECIDED_SELECT} FROM fb_predictions WHERE prediction_id IN (%IN%)`, need)) this.loaded.set(p.prediction_id, p);
     const registry: Param[][] = [];
     const pending: Param[][] = [];
     for (const e of first) {
@@ -539,7 +499,7 @@ class Batch {
     await addCounts(tx, this.counts);
     this.clock.lap('quarantine, corrections, shadows, counts');
     const all = [...this.decided, ...negatives, ...shadows];
-    await insertMany(tx, 'fb_predictions', PRED_COLUMNS, all.map((p) => PRED_COLUMNS.map((c) => p[c] as Param)));
+    await insertMany(tx, 'fb_predictions', [...DECIDED_COLUMNS, 'line'], all.map((p) => [...DECIDED_COLUMNS.map((c) => p[c] as Param), flatLine(p)]));
     this.clock.lap('write examples');
     if (accumulate && all.length) await accumulate(tx, all.map(toExample));
     this.clock.lap('metrics');
@@ -564,9 +524,9 @@ class Batch {
       if (sh && sh.label === null) open.push(sh);
     }
     if (!open.length) return [];
-    const mains = new Map(decidedNow.map((m) => [m.prediction_id, m]));
+    const mains = new Map<string, DecidedRow>(decidedNow.map((m) => [m.prediction_id, m]));
     const ask = open.map((p) => mainOf(p.prediction_id)).filter((id) => !mains.has(id) && !this.mem.open.has(id));
-    for (const m of await selectIn<PredRow>(this.tx, `SELECT ${PRED_SELECT} FROM fb_predictions WHERE prediction_id IN (%IN%)`, ask)) mains.set(m.prediction_id, m);
+    for (const m of await selectIn<DecidedRow>(this.tx, `SELECT ${DECIDED_SELECT} FROM fb_predictions WHERE prediction_id IN (%IN%)`, ask)) mains.set(m.prediction_id, m);
     const out: PredRow[] = [];
     for (const sh of open) {
       const m = mains.get(mainOf(sh.prediction_id));

@@ -14,8 +14,8 @@ import type { Manifest } from '../core/manifest.ts';
 import { safeJoin } from '../core/names.ts';
 import type { Project } from '../core/project.ts';
 import { ident, lit } from '../engine/duckdb.ts';
+import { phaseClock } from '../engine/profile.ts';
 import type { SqlDb } from '../store/sql.ts';
-import { PRED_SELECT, toExample, type PredRow } from './join.ts';
 import { FEEDBACK_COLUMNS } from './records.ts';
 import { readProgress } from './state.ts';
 
@@ -27,37 +27,6 @@ export interface Published {
 }
 
 const PAGE = 50_000;
-
-const FIXED = Object.keys(FEEDBACK_COLUMNS);
-const clashes = (k: string) => k in FEEDBACK_COLUMNS || k.startsWith('_');
-const num = (x: number | null) => (x === null || !Number.isFinite(x) ? 'null' : String(x));
-const str = (x: string | null) => (x === null ? 'null' : JSON.stringify(x));
-
-/** The example as a flat row: the fixed columns, then the logged fields (renamed `field_<name>` on a clash). */
-export function flatRow(p: PredRow): Record<string, unknown> {
-  const e = toExample(p);
-  const row: Record<string, unknown> = { _id: `feedback:${e.prediction_id}`, _ord: p.ord };
-  for (const c of FIXED) row[c] = e[c as keyof typeof e];
-  for (const [k, v] of Object.entries(e.fields)) row[clashes(k) ? `field_${k}` : k] = v;
-  return row;
-}
-
-/**
- * flatRow as one NDJSON line, written out by hand: the logged fields are already JSON, so unless a
- * field name clashes they are spliced in as they are (a JSON.stringify of every row was most of a
- * publish).
- */
-export function flatLine(p: PredRow): string {
-  if (Object.keys(JSON.parse(p.fields) as object).some(clashes)) return JSON.stringify(flatRow(p));
-  const shown = p.shown === null ? 'null' : String((JSON.parse(p.shown) as unknown[]).length);
-  const head =
-    `{"_id":${JSON.stringify(`feedback:${p.prediction_id}`)},"_ord":${p.ord},"prediction_id":${JSON.stringify(p.prediction_id)},"model":${str(p.model)}` +
-    `,"model_version":${num(p.version)},"arm":${str(p.arm)},"predicted_at":${num(p.tp)},"decided_at":${num(p.decided_at)},"label":${p.label === 1 ? 1 : 0}` +
-    `,"score":${num(p.score)},"event_id":${str(p.event_id)},"event_type":${str(p.event_type)},"picked_position":${num(p.picked_position)}` +
-    `,"shown_count":${shown},"text":${str(p.text)},"scrub_rules":${str(p.scrub_rules)}`;
-  const f = p.fields.trim();
-  return f === '{}' ? `${head}}` : `${head},${f.slice(1)}`;
-}
 
 export async function publish(project: Project, db: SqlDb, dataset: string): Promise<Published> {
   // 1. the range
@@ -93,18 +62,22 @@ async function writePart(project: Project, db: SqlDb, dataset: string, range: { 
   const tmpJson = `${abs}.${process.pid}.ndjson`;
   const tmpParquet = `${abs}.${process.pid}.tmp`;
   try {
+    const clock = phaseClock();
     const ws = createWriteStream(tmpJson);
     let n = 0;
     // Keyset pages in the (batch, prediction_id) index: each page starts where the last ended.
     let after: [number, string] = [range.from + 1, '']; // ids are never empty: this starts at batch from + 1
     for (;;) {
-      const page = await db.all<PredRow>(
-        `SELECT ${PRED_SELECT} FROM fb_predictions WHERE batch IS NOT NULL AND (batch, prediction_id) > (?, ?) AND batch <= ? ORDER BY batch, prediction_id LIMIT ${PAGE}`,
+      const page = await db.all<{ batch: number; prediction_id: string; line: string }>(
+        `SELECT batch, prediction_id, line FROM fb_predictions WHERE (batch, prediction_id) > (?, ?) AND batch <= ? ORDER BY batch, prediction_id LIMIT ${PAGE}`,
         [after[0], after[1], range.to],
       );
+      clock.lap('read rows');
       if (!page.length) break;
-      const text = page.map(flatLine).join('\n') + '\n';
+      const text = page.map((r) => r.line).join('\n') + '\n';
+      clock.lap('NDJSON lines');
       if (!ws.write(text)) await once(ws, 'drain');
+      clock.lap('write');
       n += page.length;
       const last = page[page.length - 1]!;
       after = [Number(last.batch), last.prediction_id];
@@ -122,9 +95,12 @@ async function writePart(project: Project, db: SqlDb, dataset: string, range: { 
         * EXCLUDE (_id, _ord, ${Object.keys(FEEDBACK_COLUMNS).map(ident).join(', ')}) FROM ${src} ORDER BY prediction_id)
        TO ${lit(tmpParquet)} (FORMAT parquet, COMPRESSION zstd)`,
     );
+    clock.lap('DuckDB NDJSON → Parquet');
     const schema = (await duck.describe(`SELECT * FROM read_parquet(${lit(tmpParquet)})`)).map((c) => ({ name: c.name, type: c.type, nullable: true }));
     renameSync(tmpParquet, abs);
     const manifestPart = await describeFile(duck, project.dataDir, rel);
+    clock.lap('describe');
+    clock.report(`publish ${dataset} (${n} rows)`);
     return { rows: n, manifestPart, schema };
   } finally {
     rmSync(tmpJson, { force: true });

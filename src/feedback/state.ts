@@ -19,10 +19,9 @@ CREATE TABLE IF NOT EXISTS fb_progress (
   replay_from BIGINT NOT NULL DEFAULT 1, replay_pmax BIGINT);
 CREATE TABLE IF NOT EXISTS fb_predictions (
   prediction_id TEXT PRIMARY KEY, ord BIGINT NOT NULL, tp BIGINT NOT NULL, close_at BIGINT NOT NULL, pw_before BIGINT,
-  model TEXT NOT NULL, version INTEGER NOT NULL, arm TEXT NOT NULL, score DOUBLE PRECISION NOT NULL, shown TEXT,
-  fields TEXT NOT NULL, label INTEGER, decided_at BIGINT, event_id TEXT, event_type TEXT, picked_position INTEGER,
-  text TEXT, scrub_rules TEXT, batch BIGINT);
-CREATE INDEX IF NOT EXISTS fb_predictions_decided ON fb_predictions (batch, prediction_id) WHERE batch IS NOT NULL;
+  arm TEXT NOT NULL, score DOUBLE PRECISION NOT NULL, label INTEGER NOT NULL, decided_at BIGINT NOT NULL, event_id TEXT,
+  event_type TEXT, picked_position INTEGER, text TEXT, scrub_rules TEXT, batch BIGINT NOT NULL, line TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS fb_predictions_batch ON fb_predictions (batch, prediction_id);
 CREATE TABLE IF NOT EXISTS fb_events (
   event_id TEXT PRIMARY KEY, ord BIGINT NOT NULL, prediction_id TEXT NOT NULL, disposition TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS fb_pending (
