@@ -82,49 +82,76 @@ export function exprNames(n: Node): string[] {
 
 export type Value = number | Float32Array | Float64Array;
 
+/**
+ * Reusable result vectors for evaluating one expression batch after batch: an evaluation takes
+ * them in the same order every time, so after the first batch it allocates nothing (a fresh
+ * Float64Array per operator and batch was most of the stage's garbage). A result is valid until
+ * the next evaluation with the same scratch.
+ */
+export class Scratch {
+  private readonly bufs: Float64Array[] = [];
+  private used = 0;
+
+  reset(): void {
+    this.used = 0;
+  }
+
+  take(n: number): Float64Array {
+    let b = this.bufs[this.used];
+    if (!b || b.length < n) this.bufs[this.used] = b = new Float64Array(n);
+    this.used++;
+    return b.length === n ? b : b.subarray(0, n);
+  }
+}
+
 /** Evaluates over `n` rows: a name gives a vector of n values or one number for all rows. */
-export function evalExpr(e: Node, env: (name: string) => Value, n: number): Value {
+export function evalExpr(e: Node, env: (name: string) => Value, n: number, scratch?: Scratch): Value {
+  scratch?.reset();
+  return evalNode(e, env, n, scratch ? (m) => scratch.take(m) : (m) => new Float64Array(m));
+}
+
+function evalNode(e: Node, env: (name: string) => Value, n: number, alloc: (n: number) => Float64Array): Value {
   switch (e.op) {
     case 'num':
       return e.value;
     case 'name':
       return env(e.name);
     case 'neg':
-      return map1(evalExpr(e.arg, env, n), (x) => -x, n);
+      return map1(evalNode(e.arg, env, n, alloc), (x) => -x, n, alloc);
     case 'call': {
       const f = FUNCS[e.fn][1] as (a: number, b?: number) => number;
-      const args = e.args.map((a) => evalExpr(a, env, n));
-      return args.length === 1 ? map1(args[0]!, f, n) : map2(args[0]!, args[1]!, f, n);
+      const args = e.args.map((a) => evalNode(a, env, n, alloc));
+      return args.length === 1 ? map1(args[0]!, f, n, alloc) : map2(args[0]!, args[1]!, f, n, alloc);
     }
     default: {
-      const a = evalExpr(e.a, env, n);
-      const b = evalExpr(e.b, env, n);
+      const a = evalNode(e.a, env, n, alloc);
+      const b = evalNode(e.b, env, n, alloc);
       // The four operators get their own loops: a function call per element would cost 3–5×.
       if (typeof a === 'number' && typeof b === 'number') return BIN[e.op](a, b);
-      const out = new Float64Array(n);
+      const out = alloc(n);
       if (e.op === '*') {
         if (typeof a === 'number') for (let i = 0; i < n; i++) out[i] = a * (b as Float64Array)[i]!;
         else if (typeof b === 'number') for (let i = 0; i < n; i++) out[i] = a[i]! * b;
         else for (let i = 0; i < n; i++) out[i] = a[i]! * b[i]!;
         return out;
       }
-      return map2(a, b, BIN[e.op], n);
+      return map2(a, b, BIN[e.op], n, alloc);
     }
   }
 }
 
 const BIN = { '+': (a: number, b: number) => a + b, '-': (a: number, b: number) => a - b, '*': (a: number, b: number) => a * b, '/': (a: number, b: number) => a / b };
 
-function map1(a: Value, f: (x: number) => number, n: number): Value {
+function map1(a: Value, f: (x: number) => number, n: number, alloc: (n: number) => Float64Array): Value {
   if (typeof a === 'number') return f(a);
-  const out = new Float64Array(n);
+  const out = alloc(n);
   for (let i = 0; i < n; i++) out[i] = f(a[i]!);
   return out;
 }
 
-function map2(a: Value, b: Value, f: (x: number, y: number) => number, n: number): Value {
+function map2(a: Value, b: Value, f: (x: number, y: number) => number, n: number, alloc: (n: number) => Float64Array): Value {
   if (typeof a === 'number' && typeof b === 'number') return f(a, b);
-  const out = new Float64Array(n);
+  const out = alloc(n);
   for (let i = 0; i < n; i++) out[i] = f(typeof a === 'number' ? a : a[i]!, typeof b === 'number' ? b : b[i]!);
   return out;
 }
