@@ -1,12 +1,12 @@
 // How a model input is made from a candidate and a context: each column the feature spec reads is
 // looked up in the candidate row first, then in the context row. The spec is split into a candidate
 // half (computed once per candidate by the batch reader, with the same SQL/kernels as inference)
-// and a context half (computed once per context with the spec's row path); per batch and context
-// the two halves are copied into the model's input tensors, segment by segment.
+// and a context half (computed once per context with the spec's row path). The model's inputs are
+// row-major, as the model takes them: the candidate half is written once per batch, and per
+// context only the context's positions of every row are overwritten.
 import { UsageError } from '../core/errors.ts';
 import type { Out } from '../model/features/kernels.ts';
 import { type FeatureSpec, type InputSpec, featureColumn, featureWidth } from '../model/features/spec.ts';
-import { isDense } from '../model/features/sql.ts';
 import type { Tensor } from '../model/backends/backend.ts';
 
 export interface Segment {
@@ -22,8 +22,6 @@ export interface Layout {
   dtype: 'float32' | 'int64';
   rowShape: number[];
   rowSize: number;
-  /** feature-major [width, rows] (dense inputs, transposed inside the graph), else row-major */
-  columns: boolean;
   segments: Segment[];
 }
 
@@ -44,7 +42,7 @@ export function splitSpec(spec: FeatureSpec, rowSizes: Map<string, number[]>, ca
   for (const inp of spec.inputs) {
     const rowShape = rowSizes.get(inp.name)!;
     const rowSize = rowShape.reduce((a, b) => a * b, 1);
-    const layout: Layout = { name: inp.name, dtype: 'image' in inp ? 'float32' : inp.dtype, rowShape, rowSize, columns: isDense(inp), segments: [] };
+    const layout: Layout = { name: inp.name, dtype: 'image' in inp ? 'float32' : inp.dtype, rowShape, rowSize, segments: [] };
     out.layouts.push(layout);
     if ('image' in inp) {
       const s = side(inp.image.column);
@@ -68,38 +66,118 @@ export function splitSpec(spec: FeatureSpec, rowSizes: Map<string, number[]>, ca
   return out;
 }
 
-/** Copies the candidate half of a batch (`n` rows) into the model's input buffer. */
+/** Copies the candidate half of a batch (`n` rows, feature-major or row-major) into the row-major input buffer. */
 export function copyCandidate(l: Layout, dst: Float32Array | BigInt64Array, n: number, src: Tensor | undefined): void {
   if (!src) return;
   const srcCols = src.layout === 'columns';
   const srcStride = srcCols ? src.dims[1]! : src.dims.slice(1).reduce((a, b) => a * b, 1);
-  const data = src.data as Float32Array;
+  if (srcCols && dst instanceof Float32Array) {
+    // Dense features arrive one column vector each: interleave them, several columns per pass.
+    const data = src.data as Float32Array;
+    const cols: Float32Array[] = [];
+    const offsets: number[] = [];
+    for (const s of l.segments) {
+      if (s.side !== 'candidate') continue;
+      for (let j = 0; j < s.width; j++) {
+        const from = s.srcOffset + j;
+        cols.push(data.subarray(from * srcStride, from * srcStride + n));
+        offsets.push(s.dstOffset + j);
+      }
+    }
+    interleave(dst, n, l.rowSize, cols, offsets);
+    return;
+  }
+  const data = src.data;
   const d = dst as Float32Array;
   for (const s of l.segments) {
     if (s.side !== 'candidate') continue;
     for (let j = 0; j < s.width; j++) {
       const from = s.srcOffset + j;
       const to = s.dstOffset + j;
-      if (srcCols && l.columns) d.set(data.subarray(from * srcStride, from * srcStride + n), to * n);
-      else if (srcCols) for (let i = 0; i < n; i++) d[i * l.rowSize + to] = data[from * srcStride + i]!;
-      else if (l.columns) for (let i = 0; i < n; i++) d[to * n + i] = data[i * srcStride + from]!;
-      else for (let i = 0; i < n; i++) d[i * l.rowSize + to] = data[i * srcStride + from]!;
+      if (srcCols) for (let i = 0; i < n; i++) d[i * l.rowSize + to] = (data as Float32Array)[from * srcStride + i]!;
+      else for (let i = 0; i < n; i++) d[i * l.rowSize + to] = (data as Float32Array)[i * srcStride + from]!;
     }
   }
 }
 
-/** Writes one context's half (one row of values per input) into every row of the buffer. */
-export function fillContext(l: Layout, dst: Float32Array | BigInt64Array, n: number, ctx: Record<string, Out>): void {
-  const row = ctx[l.name];
-  if (!row) return;
-  const d = dst as Float32Array;
+/** A context's half of one input: the row positions it takes and their values, the same for every row. */
+export interface ContextFill {
+  offsets: number[];
+  values: number[] | bigint[];
+}
+
+/** One context's values for an input, computed once per context; null when the context adds none to it. */
+export function contextFill(l: Layout, ctx: Record<string, Out>): ContextFill | null {
+  const row = ctx[l.name] as ArrayLike<number | bigint> | undefined;
+  if (!row) return null;
+  const offsets: number[] = [];
+  const values: (number | bigint)[] = [];
   for (const s of l.segments) {
     if (s.side !== 'context') continue;
     for (let j = 0; j < s.width; j++) {
-      const v = (row as Float32Array)[s.srcOffset + j]!;
-      const to = s.dstOffset + j;
-      if (l.columns) d.fill(v, to * n, (to + 1) * n);
-      else for (let i = 0; i < n; i++) d[i * l.rowSize + to] = v;
+      offsets.push(s.dstOffset + j);
+      values.push(row[s.srcOffset + j]!);
     }
+  }
+  return offsets.length ? { offsets, values: values as number[] | bigint[] } : null;
+}
+
+/** Writes one context's half into every row of the buffer (the candidate half stays as it is). */
+export function fillContext(l: Layout, dst: Float32Array | BigInt64Array, n: number, f: ContextFill | null): void {
+  if (!f) return;
+  if (dst instanceof Float32Array) return fillRows(dst, n, l.rowSize, f.offsets, f.values as number[]);
+  const vals = f.values as bigint[];
+  for (let j = 0; j < f.offsets.length; j++) {
+    const v = vals[j]!;
+    for (let at = f.offsets[j]!, end = n * l.rowSize; at < end; at += l.rowSize) dst[at] = v;
+  }
+}
+
+// The kernels below take up to eight positions per pass over the rows, held in locals: the plain
+// `for (row) for (j) d[row * rs + offsets[j]] = values[j]` costs about 5× as much (measured on
+// 8192 rows × 8 context values: 250 µs vs 35–70 µs), and one strided pass per position about 3×.
+
+/** `d[i * rs + offsets[j]] = values[j]` for every row i < n and every j. */
+function fillRows(d: Float32Array, n: number, rs: number, offsets: number[], values: number[]): void {
+  const end = n * rs;
+  let j = 0;
+  for (; j + 8 <= offsets.length; j += 8) {
+    const [o0, o1, o2, o3, o4, o5, o6, o7] = offsets.slice(j, j + 8) as [number, number, number, number, number, number, number, number];
+    const [v0, v1, v2, v3, v4, v5, v6, v7] = values.slice(j, j + 8) as [number, number, number, number, number, number, number, number];
+    for (let at = 0; at < end; at += rs) {
+      d[at + o0] = v0, d[at + o1] = v1, d[at + o2] = v2, d[at + o3] = v3;
+      d[at + o4] = v4, d[at + o5] = v5, d[at + o6] = v6, d[at + o7] = v7;
+    }
+  }
+  for (; j + 4 <= offsets.length; j += 4) {
+    const [o0, o1, o2, o3] = offsets.slice(j, j + 4) as [number, number, number, number];
+    const [v0, v1, v2, v3] = values.slice(j, j + 4) as [number, number, number, number];
+    for (let at = 0; at < end; at += rs) d[at + o0] = v0, d[at + o1] = v1, d[at + o2] = v2, d[at + o3] = v3;
+  }
+  for (; j < offsets.length; j++) {
+    const v = values[j]!;
+    for (let at = offsets[j]!; at < end; at += rs) d[at] = v;
+  }
+}
+
+/** `d[i * rs + offsets[j]] = cols[j][i]` for every row i < n and every j. */
+function interleave(d: Float32Array, n: number, rs: number, cols: Float32Array[], offsets: number[]): void {
+  let j = 0;
+  for (; j + 8 <= cols.length; j += 8) {
+    const [c0, c1, c2, c3, c4, c5, c6, c7] = cols.slice(j, j + 8) as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
+    const [o0, o1, o2, o3, o4, o5, o6, o7] = offsets.slice(j, j + 8) as [number, number, number, number, number, number, number, number];
+    for (let i = 0, at = 0; i < n; i++, at += rs) {
+      d[at + o0] = c0[i]!, d[at + o1] = c1[i]!, d[at + o2] = c2[i]!, d[at + o3] = c3[i]!;
+      d[at + o4] = c4[i]!, d[at + o5] = c5[i]!, d[at + o6] = c6[i]!, d[at + o7] = c7[i]!;
+    }
+  }
+  for (; j + 4 <= cols.length; j += 4) {
+    const [c0, c1, c2, c3] = cols.slice(j, j + 4) as [Float32Array, Float32Array, Float32Array, Float32Array];
+    const [o0, o1, o2, o3] = offsets.slice(j, j + 4) as [number, number, number, number];
+    for (let i = 0, at = 0; i < n; i++, at += rs) d[at + o0] = c0[i]!, d[at + o1] = c1[i]!, d[at + o2] = c2[i]!, d[at + o3] = c3[i]!;
+  }
+  for (; j < cols.length; j++) {
+    const c = cols[j]!;
+    for (let i = 0, at = offsets[j]!; i < n; i++, at += rs) d[at] = c[i]!;
   }
 }

@@ -8,17 +8,17 @@ import { IntegrityError } from '../core/errors.ts';
 import type { Licence, Manifest, Part } from '../core/manifest.ts';
 import { safeJoin } from '../core/names.ts';
 import { ident, lit } from '../engine/duckdb.ts';
+import { phaseClock } from '../engine/profile.ts';
 import type { Json, Stage } from '../engine/plan.ts';
 import { parquetWriterOptions } from '../io/parquet.ts';
 import { partRowsSql } from '../analyze/rows.ts';
-import { OnnxBackend } from '../model/backends/onnx.ts';
-import type { Tensors } from '../model/backends/backend.ts';
+import { OnnxThread } from '../model/backends/onnx-thread.ts';
 import { compileSpec } from '../model/features/compile.ts';
 import { FeatureError, type Out } from '../model/features/kernels.ts';
 import { type FeatureSpec, specColumns } from '../model/features/spec.ts';
-import { readBatches } from '../model/infer/reader.ts';
-import { evalExpr, parseExpr, type Value } from './expr.ts';
-import { copyCandidate, fillContext, type Layout } from './features.ts';
+import { type ModelBatch, readBatches } from '../model/infer/reader.ts';
+import { evalExpr, parseExpr, Scratch, type Value } from './expr.ts';
+import { contextFill, copyCandidate, fillContext, type Layout } from './features.ts';
 import { TopK } from './topk.ts';
 
 export interface ScoreConfig {
@@ -55,6 +55,41 @@ export interface ScoreStats {
 
 const META = '__meta';
 const POS_SPLIT = 4096;
+const SLOTS = 3;
+
+/** A batch of candidates as ranking needs it, alive until its last context's scores are ranked. */
+interface Candidates {
+  n: number;
+  positions: Float64Array;
+  /** 1 where the candidate's features failed: scored with zeros, never ranked */
+  skip: Uint8Array;
+  /** the candidate columns --rank-by reads */
+  columns: Map<string, Float32Array>;
+  jobsLeft: number;
+  release(): void;
+}
+
+interface Slot {
+  buffers: (Float32Array | BigInt64Array)[];
+  /** the batch whose candidate half the buffers hold */
+  batch: Candidates | null;
+  job: { run: Promise<Float32Array>; cand: Candidates; ci: number } | null;
+}
+
+function candidates(b: ModelBatch, rankColumns: string[], jobs: number): Candidates {
+  const n = b.rows;
+  const meta = b.inputs[META]!;
+  const stride = meta.dims[1]!;
+  const m = meta.data as Float32Array;
+  const column = (j: number) => m.subarray(j * stride, j * stride + n);
+  const hi = column(0);
+  const lo = column(1);
+  const positions = new Float64Array(n);
+  for (let i = 0; i < n; i++) positions[i] = hi[i]! * POS_SPLIT + lo[i]!;
+  const skip = new Uint8Array(n);
+  for (const i of b.failed.keys()) skip[i] = 1;
+  return { n, positions, skip, columns: new Map(rankColumns.map((name, j) => [name, column(2 + j)])), jobsLeft: jobs, release: () => b.release() };
+}
 
 /** Context rows in a fixed order (by id): map tasks and the reduce number them the same way. */
 export const contextsSql = (dataDir: string, c: ScoreConfig, cols: string) => `SELECT ${cols} FROM (${scanSql(dataDir, c.contexts)}) ORDER BY ${ident(c.contextId)}`;
@@ -96,68 +131,99 @@ export const scoreStage: Stage = {
     const relation =
       `(SELECT *, (file_row_number // ${POS_SPLIT})::FLOAT AS __pos_hi, (file_row_number % ${POS_SPLIT})::FLOAT AS __pos_lo ` +
       `FROM read_parquet(${lit(safeJoin(dataDir, part.path))}, file_row_number = true) WHERE file_row_number >= ${t.from} AND file_row_number < ${t.to}${deletes})`;
-    // Dense inputs go feature-major (the graph transposes them): the candidate half is one memcpy per
-    // column per batch and a context's half one fill per column, measured cheaper than interleaving
-    // rows in JavaScript (fill 0.02 vs 0.2 CPU-s per 10M pairs).
+    // Inputs are row-major, as the model takes them: a feature-major input with a Transpose in front
+    // of the graph saves the interleaving here but costs ONNX Runtime more per run than the whole
+    // fill (measured 1.0 vs 1.4 CPU-ms per run of 8192 × 32, fill 0.05 ms).
     const layouts = c.layouts;
-    const backend = await OnnxBackend.open(c.model.path, c.model.sha256, ctx.env.threads, [c.model.output], layouts.filter((l) => l.columns).map((l) => l.name));
+    const fills = ctxFeatures.map((cf) => (cf ? layouts.map((l) => contextFill(l, cf)) : null));
+    const scoredContexts = fills.filter((f) => f).length;
+    const model = await OnnxThread.open(c.model.path, c.model.sha256, ctx.env.threads);
     const expr = c.rankBy ? parseExpr(c.rankBy) : null;
+    const scratch = new Scratch();
     const heaps = new TopK(ctxRows.length, c.k);
-    const buffers = layouts.map((l) => (l.dtype === 'int64' ? new BigInt64Array(c.batchSize * l.rowSize) : new Float32Array(c.batchSize * l.rowSize)));
     const stats: ScoreStats = { candidates: 0, failed: 0, pairs: 0, failed_contexts: failedContexts };
-    const positions = new Float64Array(c.batchSize);
-    const skip = new Uint8Array(c.batchSize);
+    // The model runs on its own thread with up to SLOTS (batch, context) jobs queued, each in its own
+    // shared input buffers: while it runs one, this thread ranks the last one's scores, fills the
+    // next and reads the next batch. The candidate half is interleaved once per batch (`staged`) and
+    // copied whole into a slot the first time the slot takes that batch.
+    const shared = model.slots(layouts.map((l) => ({ name: l.name, type: l.dtype, rowShape: l.rowShape })), c.model.output, 1, c.batchSize, SLOTS);
+    const slots: Slot[] = shared.inputs.map((buffers) => ({ buffers, batch: null, job: null }));
+    const staged = layouts.map((l) => (l.dtype === 'int64' ? new BigInt64Array(c.batchSize * l.rowSize) : new Float32Array(c.batchSize * l.rowSize)));
 
-    // Reads batch k + 1 while the model runs batch k against every context.
-    const batches = readBatches(duck, c.candidateSpec, relation, c.batchSize, c.model.root);
-    let next = batches.next();
-    for (;;) {
-      const got = await next;
-      if (got.done) break;
-      const b = got.value;
-      next = batches.next();
-      const n = b.rows;
-      const inputs: Tensors = {};
-      layouts.forEach((l, i) => {
-        const data = buffers[i]!.subarray(0, n * l.rowSize) as Float32Array | BigInt64Array;
-        copyCandidate(l, data, n, b.inputs[l.name]);
-        inputs[l.name] = l.columns ? { type: l.dtype, data, dims: [l.rowSize, n], layout: 'columns' } : { type: l.dtype, data, dims: [n, ...l.rowShape] };
-      });
-      const meta = b.inputs[META]!;
-      const stride = meta.dims[1]!;
-      const m = meta.data as Float32Array;
-      const column = (j: number) => m.subarray(j * stride, j * stride + n);
-      const hi = column(0);
-      const lo = column(1);
-      for (let i = 0; i < n; i++) positions[i] = hi[i]! * POS_SPLIT + lo[i]!;
-      skip.fill(0, 0, n);
-      for (const i of b.failed.keys()) skip[i] = 1;
-      stats.candidates += n;
-      stats.failed += b.failed.size;
-      const candidateColumn = new Map(c.rankColumns.candidate.map((name, j) => [name, column(2 + j)]));
-      for (let ci = 0; ci < ctxRows.length; ci++) {
-        const cf = ctxFeatures[ci];
-        if (!cf) continue;
-        layouts.forEach((l) => fillContext(l, inputs[l.name]!.data, n, cf));
-        const out = await backend.run(inputs);
-        const scores = out[c.model.output]!.data as Float32Array;
-        stats.pairs += n - b.failed.size;
-        const rank: Value = expr ? evalExpr(expr, (name) => (name === 'score' ? scores : (candidateColumn.get(name) ?? Number(ctxRows[ci]![name]))), n) : scores;
-        if (typeof rank === 'number') for (let i = 0; i < n; i++) (skip[i] ? 0 : heaps.offer(ci, rank, positions[i]!, scores[i]!));
-        else {
-          // Inline floor check: once a heap is full, most candidates fail this one comparison.
-          let floor = heaps.floor(ci);
-          for (let i = 0; i < n; i++) {
-            const v = rank[i]!;
-            if (v < floor || skip[i]) continue;
-            heaps.offer(ci, v, positions[i]!, scores[i]!);
-            floor = heaps.floor(ci);
-          }
+    const rank = (cand: Candidates, ci: number, scores: Float32Array) => {
+      const { n, positions, skip } = cand;
+      const value: Value = expr ? evalExpr(expr, (name) => (name === 'score' ? scores : (cand.columns.get(name) ?? Number(ctxRows[ci]![name]))), n, scratch) : scores;
+      if (typeof value === 'number') for (let i = 0; i < n; i++) (skip[i] ? 0 : heaps.offer(ci, value, positions[i]!, scores[i]!));
+      else {
+        // Inline floor check: once a heap is full, most candidates fail this one comparison.
+        let floor = heaps.floor(ci);
+        for (let i = 0; i < n; i++) {
+          const v = value[i]!;
+          if (v < floor || skip[i]) continue;
+          heaps.offer(ci, v, positions[i]!, scores[i]!);
+          floor = heaps.floor(ci);
         }
       }
-      ctx.progress(stats.candidates);
+    };
+    /** Waits for the slot's job and ranks its scores. */
+    const finish = async (slot: Slot) => {
+      const scores = await slot.job!.run;
+      const { cand, ci } = slot.job!;
+      slot.job = null;
+      rank(cand, ci, scores);
+      if (--cand.jobsLeft === 0) cand.release();
+    };
+
+    const clock = phaseClock();
+    try {
+      await scoreAll();
+    } finally {
+      shared.close();
     }
-    await backend.close();
+    clock.lap('model+rank');
+    async function scoreAll() {
+      // Reads batch k + 1 while batch k is scored against every context.
+      const batches = readBatches(duck, c.candidateSpec, relation, c.batchSize, c.model.root);
+      let next = batches.next();
+      let seq = 0;
+      for (;;) {
+        clock.lap('setup');
+        const got = await next;
+        clock.lap('read');
+        if (got.done) break;
+        const b = got.value;
+        next = batches.next();
+        const cand = candidates(b, c.rankColumns.candidate, scoredContexts);
+        stats.candidates += cand.n;
+        stats.failed += b.failed.size;
+        if (cand.jobsLeft === 0) b.release(); // every context failed: nothing to score
+        else layouts.forEach((l, i) => copyCandidate(l, staged[i]!.subarray(0, cand.n * l.rowSize) as Float32Array | BigInt64Array, cand.n, b.inputs[l.name]));
+        for (let ci = 0; ci < ctxRows.length; ci++) {
+          const cf = fills[ci];
+          if (!cf) continue;
+          const at = seq++ % SLOTS;
+          const slot = slots[at]!;
+          if (slot.job) await finish(slot);
+          clock.lap('model+rank');
+          layouts.forEach((l, i) => {
+            const data = slot.buffers[i]!.subarray(0, cand.n * l.rowSize) as Float32Array | BigInt64Array;
+            if (slot.batch !== cand) (data as Float32Array).set(staged[i]!.subarray(0, cand.n * l.rowSize) as Float32Array);
+            fillContext(l, data, cand.n, cf[i]!);
+          });
+          slot.batch = cand;
+          const run = shared.run(at, cand.n);
+          run.catch(() => {}); // awaited in finish(); this keeps a failure from being unhandled meanwhile
+          slot.job = { run, cand, ci };
+          stats.pairs += cand.n - b.failed.size;
+          clock.lap('fill');
+        }
+        ctx.progress(stats.candidates);
+      }
+      for (let k = 0; k < SLOTS; k++) {
+        const slot = slots[(seq + k) % SLOTS]!;
+        if (slot.job) await finish(slot);
+      }
+    }
 
     // This task's top k per context, with the candidates' ids from their part.
     const table = `score_${ctx.taskId}_${ctx.attemptId}`.replace(/\W/g, '_');
@@ -180,6 +246,8 @@ export const scoreStage: Stage = {
         `JOIN (${partRowsSql(dataDir, part, t.part)}) p ON p.__pos = w.__pos ORDER BY 1, 6 DESC, 3) TO ${lit(safeJoin(dataDir, rel))} (${parquetWriterOptions()})`,
     );
     await duck.run(`DROP TABLE IF EXISTS ${table}`);
+    clock.lap('write');
+    clock.report(`score ${ctx.taskId}`);
     return { shuffle: { '0': [await describeFile(duck, dataDir, rel)] }, stats: stats as unknown as Json };
   },
 

@@ -32,19 +32,24 @@ export function withColumnInputs(bytes: Uint8Array, names: string[]): Uint8Array
   return onnx.ModelProto.encode(m).finish();
 }
 
+/** Session options for `threads` intra-op threads (also the worker thread's, onnx-thread.ts). */
+export function sessionOptions(threads: number): ort.InferenceSession.SessionOptions {
+  // No spinning between runs: ORT's idle threads would burn the cores DuckDB is reading the next batch on.
+  return {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+    extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
+  };
+}
+
 /** The shared session for a model file, keyed by its sha256, thread count and column inputs. */
 export function sessionFor(path: string, sha256: string, threads: number, columnInputs: string[] = []): Promise<ort.InferenceSession> {
   const key = `${sha256}|${threads}|${columnInputs.join(',')}`;
   let s = sessions.get(key);
   if (!s) {
-    // No spinning between runs: ORT's idle threads would burn the cores DuckDB is reading the next batch on.
-    const opts: ort.InferenceSession.SessionOptions = {
-      intraOpNumThreads: threads,
-      interOpNumThreads: 1,
-      executionMode: 'sequential',
-      graphOptimizationLevel: 'all',
-      extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
-    };
+    const opts = sessionOptions(threads);
     const create = columnInputs.length ? ort.InferenceSession.create(withColumnInputs(readFileSync(path), columnInputs), opts) : ort.InferenceSession.create(path, opts);
     s = create.catch((e: Error) => {
       sessions.delete(key);
