@@ -43,8 +43,8 @@ export interface PredRow extends PredState, PredColumns {
 }
 
 // What a decided prediction keeps in fb_predictions: what later events are judged against (times,
-// label, the deciding event, which a late shadow copies), and the example as its dataset row (`line`,
-// NDJSON made when it is decided, so a publish only concatenates).
+// label, the deciding event, which a late shadow copies). Its dataset row goes to the outbox, as one
+// NDJSON line among its batch's (one row per batch), so a publish only concatenates.
 const DECIDED_COLUMNS = ['prediction_id', 'ord', 'tp', 'close_at', 'pw_before', 'arm', 'score', 'label', 'decided_at',
   'event_id', 'event_type', 'picked_position', 'text', 'scrub_rules', 'batch'] as const;
 const DECIDED_SELECT = DECIDED_COLUMNS.join(', ');
@@ -499,7 +499,8 @@ class Batch {
     await addCounts(tx, this.counts);
     this.clock.lap('quarantine, corrections, shadows, counts');
     const all = [...this.decided, ...negatives, ...shadows];
-    await insertMany(tx, 'fb_predictions', [...DECIDED_COLUMNS, 'line'], all.map((p) => [...DECIDED_COLUMNS.map((c) => p[c] as Param), flatLine(p)]));
+    await insertMany(tx, 'fb_predictions', [...DECIDED_COLUMNS], all.map((p) => DECIDED_COLUMNS.map((c) => p[c] as Param)));
+    if (all.length) await tx.run('INSERT INTO fb_outbox (batch, n, lines) VALUES (?, ?, ?)', [this.batch, all.length, all.map(flatLine).join('\n')]);
     this.clock.lap('write examples');
     if (accumulate && all.length) await accumulate(tx, all.map(toExample));
     this.clock.lap('metrics');

@@ -26,7 +26,6 @@ export interface Published {
   batches: [number, number] | null;
 }
 
-const PAGE = 50_000;
 
 export async function publish(project: Project, db: SqlDb, dataset: string): Promise<Published> {
   // 1. the range
@@ -50,8 +49,12 @@ export async function publish(project: Project, db: SqlDb, dataset: string): Pro
     rows = out?.rows ?? 0;
     if (out) version = (await commitPart(project, dataset, out.manifestPart, out.schema, runId, range)).version;
   }
-  // 3. mark published
-  await db.run('UPDATE fb_progress SET published = ?, publishing = NULL WHERE id = 1 AND publishing = ?', [range.to, range.to]);
+  // 3. mark published (and drop the published lines from the outbox)
+  await db.transaction(async (tx) => {
+    if (await tx.run('UPDATE fb_progress SET published = ?, publishing = NULL WHERE id = 1 AND publishing = ?', [range.to, range.to])) {
+      await tx.run('DELETE FROM fb_outbox WHERE batch <= ?', [range.to]);
+    }
+  });
   return { version, rows, batches: [range.from + 1, range.to] };
 }
 
@@ -65,22 +68,18 @@ async function writePart(project: Project, db: SqlDb, dataset: string, range: { 
     const clock = phaseClock();
     const ws = createWriteStream(tmpJson);
     let n = 0;
-    // Keyset pages in the (batch, prediction_id) index: each page starts where the last ended.
-    let after: [number, string] = [range.from + 1, '']; // ids are never empty: this starts at batch from + 1
+    // The outbox holds one row per batch: its examples as NDJSON lines, made when they were decided.
+    let after = range.from;
     for (;;) {
-      const page = await db.all<{ batch: number; prediction_id: string; line: string }>(
-        `SELECT batch, prediction_id, line FROM fb_predictions WHERE (batch, prediction_id) > (?, ?) AND batch <= ? ORDER BY batch, prediction_id LIMIT ${PAGE}`,
-        [after[0], after[1], range.to],
-      );
-      clock.lap('read rows');
+      const page = await db.all<{ batch: number; n: number; lines: string }>('SELECT batch, n, lines FROM fb_outbox WHERE batch > ? AND batch <= ? ORDER BY batch LIMIT 8', [after, range.to]);
+      clock.lap('read outbox');
       if (!page.length) break;
-      const text = page.map((r) => r.line).join('\n') + '\n';
-      clock.lap('NDJSON lines');
-      if (!ws.write(text)) await once(ws, 'drain');
+      for (const r of page) {
+        if (!ws.write(r.lines + '\n')) await once(ws, 'drain');
+        n += Number(r.n);
+      }
       clock.lap('write');
-      n += page.length;
-      const last = page[page.length - 1]!;
-      after = [Number(last.batch), last.prediction_id];
+      after = Number(page[page.length - 1]!.batch);
     }
     ws.end();
     await once(ws, 'close');

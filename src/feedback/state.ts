@@ -1,5 +1,6 @@
 // The join's durable state (SQLite at .sluice/feedback.db, or the project's PostgreSQL): the two log
-// cursors and watermarks, decided predictions with their labels (the outbox the publisher reads), the
+// cursors and watermarks, decided predictions with their labels, the outbox the publisher reads (per
+// batch, its examples as NDJSON lines; published batches are deleted), the
 // event dedup registry with each event's disposition, pending events, quarantine, corrections, counts.
 // Open predictions (waiting for an outcome or their window's end) are not stored: they live in the
 // join's memory and are rebuilt after a restart by replaying the predictions log from `replay_from`
@@ -20,8 +21,8 @@ CREATE TABLE IF NOT EXISTS fb_progress (
 CREATE TABLE IF NOT EXISTS fb_predictions (
   prediction_id TEXT PRIMARY KEY, ord BIGINT NOT NULL, tp BIGINT NOT NULL, close_at BIGINT NOT NULL, pw_before BIGINT,
   arm TEXT NOT NULL, score DOUBLE PRECISION NOT NULL, label INTEGER NOT NULL, decided_at BIGINT NOT NULL, event_id TEXT,
-  event_type TEXT, picked_position INTEGER, text TEXT, scrub_rules TEXT, batch BIGINT NOT NULL, line TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS fb_predictions_batch ON fb_predictions (batch, prediction_id);
+  event_type TEXT, picked_position INTEGER, text TEXT, scrub_rules TEXT, batch BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS fb_outbox (batch BIGINT PRIMARY KEY, n INTEGER NOT NULL, lines TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS fb_events (
   event_id TEXT PRIMARY KEY, ord BIGINT NOT NULL, prediction_id TEXT NOT NULL, disposition TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS fb_pending (
