@@ -55,7 +55,11 @@ export interface ScoreStats {
 
 const META = '__meta';
 const POS_SPLIT = 4096;
-const SLOTS = 3;
+/** jobs queued on the model's thread at once (double buffering) */
+const JOBS = 2;
+/** at most this many contexts per job, and at most this many bytes of input per job */
+const JOB_CONTEXTS = 16;
+const JOB_BYTES = 64 << 20;
 
 /** A batch of candidates as ranking needs it, alive until its last context's scores are ranked. */
 interface Candidates {
@@ -65,15 +69,17 @@ interface Candidates {
   skip: Uint8Array;
   /** the candidate columns --rank-by reads */
   columns: Map<string, Float32Array>;
+  /** jobs of this batch not ranked yet */
   jobsLeft: number;
   release(): void;
 }
 
-interface Slot {
-  buffers: (Float32Array | BigInt64Array)[];
-  /** the batch whose candidate half the buffers hold */
-  batch: Candidates | null;
-  job: { run: Promise<Float32Array>; cand: Candidates; ci: number } | null;
+/** One job's slots on the model's thread (one per context) and the job queued in them. */
+interface JobSlots {
+  slots: number[];
+  /** per slot, the batch whose candidate half its buffers hold */
+  batches: (Candidates | null)[];
+  job: { run: Promise<Float32Array[]>; cand: Candidates; contexts: number[] } | null;
 }
 
 function candidates(b: ModelBatch, rankColumns: string[], jobs: number): Candidates {
@@ -142,12 +148,15 @@ export const scoreStage: Stage = {
     const scratch = new Scratch();
     const heaps = new TopK(ctxRows.length, c.k);
     const stats: ScoreStats = { candidates: 0, failed: 0, pairs: 0, failed_contexts: failedContexts };
-    // The model runs on its own thread with up to SLOTS (batch, context) jobs queued, each in its own
-    // shared input buffers: while it runs one, this thread ranks the last one's scores, fills the
-    // next and reads the next batch. The candidate half is interleaved once per batch (`staged`) and
-    // copied whole into a slot the first time the slot takes that batch.
-    const shared = model.slots(layouts.map((l) => ({ name: l.name, type: l.dtype, rowShape: l.rowShape })), c.model.output, 1, c.batchSize, SLOTS);
-    const slots: Slot[] = shared.inputs.map((buffers) => ({ buffers, batch: null, job: null }));
+    // The model runs on its own thread. A job is one batch against up to `group` contexts, each in
+    // its own slot of shared input buffers; while the thread runs one job, this one ranks the last
+    // job's scores, fills the next job's slots and reads the next batch. The candidate half is
+    // interleaved once per batch (`staged`) and copied whole into a slot that held another batch.
+    const slotBytes = layouts.reduce((a, l) => a + c.batchSize * l.rowSize * (l.dtype === 'int64' ? 8 : 4), 0);
+    const group = Math.max(1, Math.min(scoredContexts, JOB_CONTEXTS, Math.floor(JOB_BYTES / slotBytes)));
+    const jobsPerBatch = Math.ceil(scoredContexts / group);
+    const shared = model.slots(layouts.map((l) => ({ name: l.name, type: l.dtype, rowShape: l.rowShape })), c.model.output, 1, c.batchSize, JOBS * group);
+    const sets: JobSlots[] = Array.from({ length: JOBS }, (_, k) => ({ slots: Array.from({ length: group }, (_, j) => k * group + j), batches: Array<Candidates | null>(group).fill(null), job: null }));
     const staged = layouts.map((l) => (l.dtype === 'int64' ? new BigInt64Array(c.batchSize * l.rowSize) : new Float32Array(c.batchSize * l.rowSize)));
 
     const rank = (cand: Candidates, ci: number, scores: Float32Array) => {
@@ -165,13 +174,31 @@ export const scoreStage: Stage = {
         }
       }
     };
-    /** Waits for the slot's job and ranks its scores. */
-    const finish = async (slot: Slot) => {
-      const scores = await slot.job!.run;
-      const { cand, ci } = slot.job!;
-      slot.job = null;
-      rank(cand, ci, scores);
+    /** Waits for the set's job and ranks its scores. */
+    const finish = async (set: JobSlots) => {
+      const scores = await set.job!.run;
+      const { cand, contexts } = set.job!;
+      set.job = null;
+      contexts.forEach((ci, j) => rank(cand, ci, scores[j]!));
       if (--cand.jobsLeft === 0) cand.release();
+    };
+    /** Fills one set's slots with a batch against some contexts and queues the job. */
+    const submit = async (set: JobSlots, cand: Candidates, contexts: number[]) => {
+      if (set.job) await finish(set);
+      clock.lap('model+rank');
+      contexts.forEach((ci, j) => {
+        const buffers = shared.inputs[set.slots[j]!]!;
+        layouts.forEach((l, i) => {
+          const data = buffers[i]!.subarray(0, cand.n * l.rowSize) as Float32Array | BigInt64Array;
+          if (set.batches[j] !== cand) (data as Float32Array).set(staged[i]!.subarray(0, cand.n * l.rowSize) as Float32Array);
+          fillContext(l, data, cand.n, fills[ci]![i]!);
+        });
+        set.batches[j] = cand;
+      });
+      const run = shared.run(set.slots.slice(0, contexts.length), cand.n);
+      run.catch(() => {}); // awaited in finish(); this keeps a failure from being unhandled meanwhile
+      set.job = { run, cand, contexts };
+      clock.lap('fill');
     };
 
     const clock = phaseClock();
@@ -193,35 +220,26 @@ export const scoreStage: Stage = {
         if (got.done) break;
         const b = got.value;
         next = batches.next();
-        const cand = candidates(b, c.rankColumns.candidate, scoredContexts);
+        const cand = candidates(b, c.rankColumns.candidate, jobsPerBatch);
         stats.candidates += cand.n;
         stats.failed += b.failed.size;
         if (cand.jobsLeft === 0) b.release(); // every context failed: nothing to score
         else layouts.forEach((l, i) => copyCandidate(l, staged[i]!.subarray(0, cand.n * l.rowSize) as Float32Array | BigInt64Array, cand.n, b.inputs[l.name]));
+        let contexts: number[] = [];
         for (let ci = 0; ci < ctxRows.length; ci++) {
-          const cf = fills[ci];
-          if (!cf) continue;
-          const at = seq++ % SLOTS;
-          const slot = slots[at]!;
-          if (slot.job) await finish(slot);
-          clock.lap('model+rank');
-          layouts.forEach((l, i) => {
-            const data = slot.buffers[i]!.subarray(0, cand.n * l.rowSize) as Float32Array | BigInt64Array;
-            if (slot.batch !== cand) (data as Float32Array).set(staged[i]!.subarray(0, cand.n * l.rowSize) as Float32Array);
-            fillContext(l, data, cand.n, cf[i]!);
-          });
-          slot.batch = cand;
-          const run = shared.run(at, cand.n);
-          run.catch(() => {}); // awaited in finish(); this keeps a failure from being unhandled meanwhile
-          slot.job = { run, cand, ci };
+          if (!fills[ci]) continue;
+          contexts.push(ci);
           stats.pairs += cand.n - b.failed.size;
-          clock.lap('fill');
+          if (contexts.length < group) continue;
+          await submit(sets[seq++ % JOBS]!, cand, contexts);
+          contexts = [];
         }
+        if (contexts.length) await submit(sets[seq++ % JOBS]!, cand, contexts);
         ctx.progress(stats.candidates);
       }
-      for (let k = 0; k < SLOTS; k++) {
-        const slot = slots[(seq + k) % SLOTS]!;
-        if (slot.job) await finish(slot);
+      for (let k = 0; k < JOBS; k++) {
+        const set = sets[(seq + k) % JOBS]!;
+        if (set.job) await finish(set);
       }
     }
 

@@ -13,12 +13,12 @@ export interface SlotInput {
   rowShape: number[];
 }
 
-type Reply = { id: number; dims?: number[]; error?: string };
+type Reply = { id: number; dims?: number[][]; error?: string };
 
 const threads = new Map<string, Promise<OnnxThread>>();
 
 export class OnnxThread {
-  private readonly jobs = new Map<number, { resolve(dims: number[]): void; reject(e: Error): void }>();
+  private readonly jobs = new Map<number, { resolve(dims: number[][]): void; reject(e: Error): void }>();
   private nextId = 1;
 
   private constructor(private readonly worker: Worker, readonly path: string, private readonly key: string) {
@@ -51,7 +51,7 @@ export class OnnxThread {
   /**
    * `count` slots of shared input buffers for up to `batchSize` rows and one float32 output of
    * `outputWidth` values per row.
-   * @example const s = thread.slots([{ name: 'x', type: 'float32', rowShape: [32] }], 'y', 1, 8192, 2); s.inputs[0][0].set(rows); const y = await s.run(0, 8192);
+   * @example const s = thread.slots([{ name: 'x', type: 'float32', rowShape: [32] }], 'y', 1, 8192, 2); s.inputs[0][0].set(rows); const [y] = await s.run([0], 8192);
    */
   slots(inputs: SlotInput[], output: string, outputWidth: number, batchSize: number, count: number): ThreadSlots {
     return new ThreadSlots(this, inputs, output, outputWidth, batchSize, count);
@@ -62,10 +62,10 @@ export class OnnxThread {
     this.worker.postMessage(message);
   }
 
-  /** @internal Posts a job; resolves with its output's dims. */
-  job(message: object): Promise<number[]> {
+  /** @internal Posts a job; resolves with its outputs' dims, one per slot run. */
+  job(message: object): Promise<number[][]> {
     const id = this.nextId++;
-    return new Promise<number[]>((resolve, reject) => {
+    return new Promise<number[][]>((resolve, reject) => {
       if (this.jobs.size === 0) this.worker.ref(); // a queued job keeps the process alive
       this.jobs.set(id, { resolve, reject });
       this.worker.postMessage({ ...message, id });
@@ -111,10 +111,10 @@ export class ThreadSlots {
     thread.post({ open: this.id, output, slots });
   }
 
-  /** Runs the model on the first `n` rows of slot `slot`; resolves with its output rows (valid until the slot's next run). */
-  async run(slot: number, n: number): Promise<Float32Array> {
-    const dims = await this.thread.job({ set: this.id, slot, n });
-    return this.outputs[slot]!.subarray(0, dims.reduce((a, b) => a * b, 1));
+  /** Runs the model on the first `n` rows of each slot in turn; resolves with their output rows (valid until a slot's next run). */
+  async run(slots: number[], n: number): Promise<Float32Array[]> {
+    const dims = await this.thread.job({ set: this.id, slots, n });
+    return slots.map((s, i) => this.outputs[s]!.subarray(0, dims[i]!.reduce((a, b) => a * b, 1)));
   }
 
   close(): void {
