@@ -102,11 +102,18 @@ export async function insertMany<T = Record<string, unknown>>(tx: SqlTx, table: 
   const out: T[] = [];
   const per = Math.max(1, Math.floor(MAX_PARAMS / cols.length));
   const one = `(${cols.map(() => '?').join(', ')})`;
+  const returning = /RETURNING/i.test(tail);
+  const text = (n: number) => `INSERT INTO ${table} (${cols.join(', ')}) VALUES ${Array(n).fill(one).join(', ')} ${tail}`;
+  let full: string | undefined; // the text of a whole chunk, made once
   for (let i = 0; i < rows.length; i += per) {
-    const chunk = rows.slice(i, i + per);
-    const sql = `INSERT INTO ${table} (${cols.join(', ')}) VALUES ${chunk.map(() => one).join(', ')} ${tail}`;
-    if (/RETURNING/i.test(tail)) out.push(...(await tx.all<T>(sql, chunk.flat())));
-    else await tx.run(sql, chunk.flat());
+    const end = Math.min(rows.length, i + per);
+    // flattened by hand: Array.prototype.flat over 30,000 values was a visible share of a large batch
+    const params: Param[] = new Array((end - i) * cols.length);
+    let k = 0;
+    for (let r = i; r < end; r++) for (const v of rows[r]!) params[k++] = v;
+    const sql = end - i === per ? (full ??= text(per)) : text(end - i);
+    if (returning) out.push(...(await tx.all<T>(sql, params)));
+    else await tx.run(sql, params);
   }
   return out;
 }
