@@ -3,7 +3,7 @@
 // half (computed once per candidate by the batch reader, with the same SQL/kernels as inference)
 // and a context half (computed once per context with the spec's row path). The model's inputs are
 // row-major, as the model takes them: the candidate half is written once per batch, and per
-// context only the context's positions of every row are overwritten.
+// context only the context's positions of every row are overwritten (contextFill lists them).
 import { UsageError } from '../core/errors.ts';
 import type { Out } from '../model/features/kernels.ts';
 import { type FeatureSpec, type InputSpec, featureColumn, featureWidth } from '../model/features/spec.ts';
@@ -122,43 +122,9 @@ export function contextFill(l: Layout, ctx: Record<string, Out>): ContextFill | 
   return offsets.length ? { offsets, values: values as number[] | bigint[] } : null;
 }
 
-/** Writes one context's half into every row of the buffer (the candidate half stays as it is). */
-export function fillContext(l: Layout, dst: Float32Array | BigInt64Array, n: number, f: ContextFill | null): void {
-  if (!f) return;
-  if (dst instanceof Float32Array) return fillRows(dst, n, l.rowSize, f.offsets, f.values as number[]);
-  const vals = f.values as bigint[];
-  for (let j = 0; j < f.offsets.length; j++) {
-    const v = vals[j]!;
-    for (let at = f.offsets[j]!, end = n * l.rowSize; at < end; at += l.rowSize) dst[at] = v;
-  }
-}
-
-// The kernels below take up to eight positions per pass over the rows, held in locals: the plain
-// `for (row) for (j) d[row * rs + offsets[j]] = values[j]` costs about 5× as much (measured on
-// 8192 rows × 8 context values: 250 µs vs 35–70 µs), and one strided pass per position about 3×.
-
-/** `d[i * rs + offsets[j]] = values[j]` for every row i < n and every j. */
-function fillRows(d: Float32Array, n: number, rs: number, offsets: number[], values: number[]): void {
-  const end = n * rs;
-  let j = 0;
-  for (; j + 8 <= offsets.length; j += 8) {
-    const [o0, o1, o2, o3, o4, o5, o6, o7] = offsets.slice(j, j + 8) as [number, number, number, number, number, number, number, number];
-    const [v0, v1, v2, v3, v4, v5, v6, v7] = values.slice(j, j + 8) as [number, number, number, number, number, number, number, number];
-    for (let at = 0; at < end; at += rs) {
-      d[at + o0] = v0, d[at + o1] = v1, d[at + o2] = v2, d[at + o3] = v3;
-      d[at + o4] = v4, d[at + o5] = v5, d[at + o6] = v6, d[at + o7] = v7;
-    }
-  }
-  for (; j + 4 <= offsets.length; j += 4) {
-    const [o0, o1, o2, o3] = offsets.slice(j, j + 4) as [number, number, number, number];
-    const [v0, v1, v2, v3] = values.slice(j, j + 4) as [number, number, number, number];
-    for (let at = 0; at < end; at += rs) d[at + o0] = v0, d[at + o1] = v1, d[at + o2] = v2, d[at + o3] = v3;
-  }
-  for (; j < offsets.length; j++) {
-    const v = values[j]!;
-    for (let at = offsets[j]!; at < end; at += rs) d[at] = v;
-  }
-}
+// The interleaving below takes up to eight columns per pass over the rows, held in locals: the
+// plain `for (j) for (row) d[row * rs + offsets[j]] = cols[j][row]` costs about 3× as much.
+// (A context's half is written into every row on the model's thread, onnx-thread-worker.js.)
 
 /** `d[i * rs + offsets[j]] = cols[j][i]` for every row i < n and every j. */
 function interleave(d: Float32Array, n: number, rs: number, cols: Float32Array[], offsets: number[]): void {

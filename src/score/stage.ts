@@ -18,7 +18,7 @@ import { FeatureError, type Out } from '../model/features/kernels.ts';
 import { type FeatureSpec, specColumns } from '../model/features/spec.ts';
 import { type ModelBatch, readBatches } from '../model/infer/reader.ts';
 import { evalExpr, parseExpr, Scratch, type Value } from './expr.ts';
-import { contextFill, copyCandidate, fillContext, type Layout } from './features.ts';
+import { contextFill, copyCandidate, type Layout } from './features.ts';
 import { TopK } from './topk.ts';
 
 export interface ScoreConfig {
@@ -57,9 +57,8 @@ const META = '__meta';
 const POS_SPLIT = 4096;
 /** jobs queued on the model's thread at once (double buffering) */
 const JOBS = 2;
-/** at most this many contexts per job, and at most this many bytes of input per job */
+/** at most this many contexts per job */
 const JOB_CONTEXTS = 16;
-const JOB_BYTES = 64 << 20;
 
 /** A batch of candidates as ranking needs it, alive until its last context's scores are ranked. */
 interface Candidates {
@@ -74,11 +73,11 @@ interface Candidates {
   release(): void;
 }
 
-/** One job's slots on the model's thread (one per context) and the job queued in them. */
-interface JobSlots {
-  slots: number[];
-  /** per slot, the batch whose candidate half its buffers hold */
-  batches: (Candidates | null)[];
+/** One set of shared base rows on the model's thread and the job queued on it. */
+interface JobSet {
+  index: number;
+  /** the batch whose candidate half the base rows hold */
+  batch: Candidates | null;
   job: { run: Promise<Float32Array[]>; cand: Candidates; contexts: number[] } | null;
 }
 
@@ -148,16 +147,15 @@ export const scoreStage: Stage = {
     const scratch = new Scratch();
     const heaps = new TopK(ctxRows.length, c.k);
     const stats: ScoreStats = { candidates: 0, failed: 0, pairs: 0, failed_contexts: failedContexts };
-    // The model runs on its own thread. A job is one batch against up to `group` contexts, each in
-    // its own slot of shared input buffers; while the thread runs one job, this one ranks the last
-    // job's scores, fills the next job's slots and reads the next batch. The candidate half is
-    // interleaved once per batch (`staged`) and copied whole into a slot that held another batch.
-    const slotBytes = layouts.reduce((a, l) => a + c.batchSize * l.rowSize * (l.dtype === 'int64' ? 8 : 4), 0);
-    const group = Math.max(1, Math.min(scoredContexts, JOB_CONTEXTS, Math.floor(JOB_BYTES / slotBytes)));
+    // The model runs on its own thread. A job is one batch (its candidate half interleaved once into
+    // a set of shared base rows) against up to JOB_CONTEXTS contexts: the thread writes each
+    // context's values into every row and runs the model. While it runs one job, this thread ranks
+    // the last job's scores, fills the next set and reads the next batch.
+    const group = Math.max(1, Math.min(scoredContexts, JOB_CONTEXTS));
     const jobsPerBatch = Math.ceil(scoredContexts / group);
-    const shared = model.slots(layouts.map((l) => ({ name: l.name, type: l.dtype, rowShape: l.rowShape })), c.model.output, 1, c.batchSize, JOBS * group);
-    const sets: JobSlots[] = Array.from({ length: JOBS }, (_, k) => ({ slots: Array.from({ length: group }, (_, j) => k * group + j), batches: Array<Candidates | null>(group).fill(null), job: null }));
-    const staged = layouts.map((l) => (l.dtype === 'int64' ? new BigInt64Array(c.batchSize * l.rowSize) : new Float32Array(c.batchSize * l.rowSize)));
+    const variants = fills.map((f) => (f ?? layouts.map(() => null)).map((v) => (v ? { offsets: v.offsets, values: v.values } : null)));
+    const shared = model.slots(layouts.map((l) => ({ name: l.name, type: l.dtype, rowShape: l.rowShape })), c.model.output, 1, c.batchSize, JOBS, group, variants);
+    const sets: JobSet[] = Array.from({ length: JOBS }, (_, index) => ({ index, batch: null, job: null }));
 
     const rank = (cand: Candidates, ci: number, scores: Float32Array) => {
       const { n, positions, skip } = cand;
@@ -175,27 +173,20 @@ export const scoreStage: Stage = {
       }
     };
     /** Waits for the set's job and ranks its scores. */
-    const finish = async (set: JobSlots) => {
+    const finish = async (set: JobSet) => {
       const scores = await set.job!.run;
       const { cand, contexts } = set.job!;
       set.job = null;
       contexts.forEach((ci, j) => rank(cand, ci, scores[j]!));
       if (--cand.jobsLeft === 0) cand.release();
     };
-    /** Fills one set's slots with a batch against some contexts and queues the job. */
-    const submit = async (set: JobSlots, cand: Candidates, contexts: number[]) => {
+    /** Puts a batch's candidate half into a set (unless it holds it already) and queues the set's job against some contexts. */
+    const submit = async (set: JobSet, b: ModelBatch, cand: Candidates, contexts: number[]) => {
       if (set.job) await finish(set);
       clock.lap('model+rank');
-      contexts.forEach((ci, j) => {
-        const buffers = shared.inputs[set.slots[j]!]!;
-        layouts.forEach((l, i) => {
-          const data = buffers[i]!.subarray(0, cand.n * l.rowSize) as Float32Array | BigInt64Array;
-          if (set.batches[j] !== cand) (data as Float32Array).set(staged[i]!.subarray(0, cand.n * l.rowSize) as Float32Array);
-          fillContext(l, data, cand.n, fills[ci]![i]!);
-        });
-        set.batches[j] = cand;
-      });
-      const run = shared.run(set.slots.slice(0, contexts.length), cand.n);
+      if (set.batch !== cand) layouts.forEach((l, i) => copyCandidate(l, shared.base[set.index]![i]!.subarray(0, cand.n * l.rowSize) as Float32Array | BigInt64Array, cand.n, b.inputs[l.name]));
+      set.batch = cand;
+      const run = shared.run(set.index, cand.n, contexts);
       run.catch(() => {}); // awaited in finish(); this keeps a failure from being unhandled meanwhile
       set.job = { run, cand, contexts };
       clock.lap('fill');
@@ -224,17 +215,16 @@ export const scoreStage: Stage = {
         stats.candidates += cand.n;
         stats.failed += b.failed.size;
         if (cand.jobsLeft === 0) b.release(); // every context failed: nothing to score
-        else layouts.forEach((l, i) => copyCandidate(l, staged[i]!.subarray(0, cand.n * l.rowSize) as Float32Array | BigInt64Array, cand.n, b.inputs[l.name]));
         let contexts: number[] = [];
         for (let ci = 0; ci < ctxRows.length; ci++) {
           if (!fills[ci]) continue;
           contexts.push(ci);
           stats.pairs += cand.n - b.failed.size;
           if (contexts.length < group) continue;
-          await submit(sets[seq++ % JOBS]!, cand, contexts);
+          await submit(sets[seq++ % JOBS]!, b, cand, contexts);
           contexts = [];
         }
-        if (contexts.length) await submit(sets[seq++ % JOBS]!, cand, contexts);
+        if (contexts.length) await submit(sets[seq++ % JOBS]!, b, cand, contexts);
         ctx.progress(stats.candidates);
       }
       for (let k = 0; k < JOBS; k++) {

@@ -1,7 +1,7 @@
 // In-process ONNX Runtime on a worker thread: onnxruntime-node's `session.run` computes on the
 // calling thread, so on the main thread nothing else (reading the next batch, ranking the last
-// scores) runs meanwhile. With the model on its own thread a caller keeps a few jobs queued in
-// shared-memory slots and prepares the next while one runs. Same session options as OnnxBackend.
+// scores) runs meanwhile. With the model on its own thread a caller keeps a job queued in shared
+// memory and prepares the next while one runs. Same session options as OnnxBackend.
 import { Worker } from 'node:worker_threads';
 import { InputError } from '../../core/errors.ts';
 import { sessionOptions } from './onnx.ts';
@@ -49,12 +49,14 @@ export class OnnxThread {
   }
 
   /**
-   * `count` slots of shared input buffers for up to `batchSize` rows and one float32 output of
-   * `outputWidth` values per row.
-   * @example const s = thread.slots([{ name: 'x', type: 'float32', rowShape: [32] }], 'y', 1, 8192, 2); s.inputs[0][0].set(rows); const [y] = await s.run([0], 8192);
+   * Shared buffers for broadcast jobs: `sets` sets of base rows (up to `batchSize` rows per input),
+   * each run against up to `perJob` variants per job; a variant writes its values at fixed
+   * positions of every row (say, one context's features beside a batch of candidates). The
+   * output is float32, `outputWidth` values per row.
+   * @example const s = thread.slots([{ name: 'x', type: 'float32', rowShape: [3] }], 'y', 1, 8192, 2, 4, [[{ offsets: [1], values: [0.5] }]]); s.base[0][0].set(rows); const [y] = await s.run(0, n, [0]);
    */
-  slots(inputs: SlotInput[], output: string, outputWidth: number, batchSize: number, count: number): ThreadSlots {
-    return new ThreadSlots(this, inputs, output, outputWidth, batchSize, count);
+  slots(inputs: SlotInput[], output: string, outputWidth: number, batchSize: number, sets: number, perJob: number, variants: Variant[]): ThreadSlots {
+    return new ThreadSlots(this, inputs, output, outputWidth, batchSize, sets, perJob, variants);
   }
 
   /** @internal */
@@ -90,31 +92,28 @@ export class OnnxThread {
 
 let nextSet = 1;
 
+/** Per input: the positions of a row a variant sets and their values (null: it leaves the input as it is). */
+export type Variant = ({ offsets: number[]; values: number[] | bigint[] } | null)[];
+
 export class ThreadSlots {
-  /** per slot, per input: a shared [batchSize, ...rowShape] buffer, row-major */
-  readonly inputs: (Float32Array | BigInt64Array)[][];
-  /** per slot: the shared output, batchSize × outputWidth values */
-  readonly outputs: Float32Array[];
+  /** per set, per input: shared base rows [batchSize, ...rowShape], row-major */
+  readonly base: (Float32Array | BigInt64Array)[][];
+  /** per set, per variant of a job: the shared output, batchSize × outputWidth values */
+  readonly outputs: Float32Array[][];
   private readonly id = nextSet++;
 
-  constructor(private readonly thread: OnnxThread, specs: SlotInput[], output: string, outputWidth: number, batchSize: number, count: number) {
-    const shared = (s: SlotInput) => {
-      const size = batchSize * s.rowShape.reduce((a, b) => a * b, 1);
-      return s.type === 'int64' ? new BigInt64Array(new SharedArrayBuffer(size * 8)) : new Float32Array(new SharedArrayBuffer(size * 4));
-    };
-    this.inputs = Array.from({ length: count }, () => specs.map(shared));
-    this.outputs = Array.from({ length: count }, () => new Float32Array(new SharedArrayBuffer(batchSize * outputWidth * 4)));
-    const slots = this.inputs.map((ins, i) => ({
-      inputs: ins.map((data, j) => ({ name: specs[j]!.name, type: specs[j]!.type, rowShape: specs[j]!.rowShape, rowSize: specs[j]!.rowShape.reduce((a, b) => a * b, 1), data })),
-      output: this.outputs[i],
-    }));
-    thread.post({ open: this.id, output, slots });
+  constructor(private readonly thread: OnnxThread, specs: SlotInput[], output: string, outputWidth: number, batchSize: number, sets: number, perJob: number, variants: Variant[]) {
+    const inputs = specs.map((s) => ({ ...s, rowSize: s.rowShape.reduce((a, b) => a * b, 1) }));
+    const shared = (s: (typeof inputs)[number]) => (s.type === 'int64' ? new BigInt64Array(new SharedArrayBuffer(batchSize * s.rowSize * 8)) : new Float32Array(new SharedArrayBuffer(batchSize * s.rowSize * 4)));
+    this.base = Array.from({ length: sets }, () => inputs.map(shared));
+    this.outputs = Array.from({ length: sets }, () => Array.from({ length: perJob }, () => new Float32Array(new SharedArrayBuffer(batchSize * outputWidth * 4))));
+    thread.post({ open: this.id, spec: { output, inputs, variants, sets: this.base.map((base, k) => ({ base, outputs: this.outputs[k] })) } });
   }
 
-  /** Runs the model on the first `n` rows of each slot in turn; resolves with their output rows (valid until a slot's next run). */
-  async run(slots: number[], n: number): Promise<Float32Array[]> {
-    const dims = await this.thread.job({ set: this.id, slots, n });
-    return slots.map((s, i) => this.outputs[s]!.subarray(0, dims[i]!.reduce((a, b) => a * b, 1)));
+  /** Runs set `set`'s first `n` base rows once per variant; resolves with their output rows (valid until the set's next job). */
+  async run(set: number, n: number, variants: number[]): Promise<Float32Array[]> {
+    const dims = await this.thread.job({ slots: this.id, set, n, variants });
+    return variants.map((_, k) => this.outputs[set]![k]!.subarray(0, dims[k]!.reduce((a, b) => a * b, 1)));
   }
 
   close(): void {
