@@ -14,6 +14,7 @@ import { Project } from '../src/core/project.ts';
 import { lit } from '../src/engine/duckdb.ts';
 import { LocalRunner } from '../src/engine/runners/local.ts';
 import { importFiles } from '../src/io/import.ts';
+import { sessionOptions } from '../src/model/backends/onnx.ts';
 import { encodeModel, mlpModel, mlpWeights } from '../src/model/onnx/build.ts';
 import { addModel } from '../src/model/registry.ts';
 import { median, type Bench, type Measure } from './lib.ts';
@@ -50,14 +51,9 @@ export const bench: Bench = {
     await project.close();
     log(`${candidates.toLocaleString()} candidates × ${CONTEXTS} contexts = ${pairs.toLocaleString()} pairs, batch ${BATCH}, threads ${THREADS}, top ${K}`);
 
-    // The anchor's session options are the in-process backend's (src/model/backends/onnx.ts), spinning off included.
-    const session = await ort.InferenceSession.create(modelFile, {
-      intraOpNumThreads: THREADS,
-      interOpNumThreads: 1,
-      executionMode: 'sequential',
-      graphOptimizationLevel: 'all',
-      extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
-    });
+    // The anchor's session options are the ones sluice's sessions use (sessionOptions, spinning off
+    // included), on the model file as registered (no graph changes), the same batch size and threads.
+    const session = await ort.InferenceSession.create(modelFile, sessionOptions(THREADS));
     const x = new ort.Tensor('float32', Float32Array.from({ length: BATCH * 32 }, () => Math.random()), [BATCH, 32]);
     const bareOrt = async () => {
       for (let done = 0; done < pairs; done += BATCH) await session.run({ x });
