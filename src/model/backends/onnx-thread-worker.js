@@ -45,11 +45,18 @@ async function handle(m) {
       l.set(set.base[i].subarray(0, size));
       return l;
     });
+    /** per input, the positions the last variant wrote */
+    const written = s.inputs.map(() => null);
     for (const [k, v] of m.variants.entries()) {
       const feeds = {};
       s.inputs.forEach((t, i) => {
         const f = s.variants[v][i];
+        // Positions the last variant wrote and this one does not are restored from the base rows
+        // (never the case in scoring, where every context writes the same positions).
+        const w = written[i];
+        if (w && !(f && sameOffsets(w, f.offsets))) for (const o of w) for (let at = o; at < m.n * t.rowSize; at += t.rowSize) local[i][at] = set.base[i][at];
         if (f) (local[i] instanceof Float32Array ? fillRows : fillRowsAny)(local[i], m.n, t.rowSize, f.offsets, f.values);
+        written[i] = f ? f.offsets : null;
         feeds[t.name] = new ort.Tensor(t.type, local[i], [m.n, ...t.rowShape]);
       });
       const out = (await session.run(feeds, [s.output]))[s.output];
@@ -62,6 +69,10 @@ async function handle(m) {
   } catch (e) {
     parentPort.postMessage({ id: m.id, error: String(e?.message ?? e) });
   }
+}
+
+function sameOffsets(a, b) {
+  return a === b || (a.length === b.length && a.every((o, j) => o === b[j]));
 }
 
 // `d[i * rs + offsets[j]] = values[j]` for every row i < n and every j, up to eight positions per
