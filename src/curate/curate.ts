@@ -14,6 +14,7 @@ import { detectFormat } from '../io/formats.ts';
 import type { IngestConfig, IngestInput, IngestStats } from './ingest-stage.ts';
 import type { Pipeline } from './pipeline.ts';
 import { groupingOf } from './dedupe.ts';
+import { SPLIT_MIN_BYTES, warmScanWorker } from './scan-split.ts';
 import { routeReviewItems } from './review-items.ts';
 import { checkRunner, resolvePredicates } from './predicate.ts';
 import type { CurateSummary } from './summary.ts';
@@ -52,7 +53,10 @@ export async function planCurate(project: Project, given: Pipeline, baseDir: str
     const files = [...new Set(patterns.flatMap((p) => expandGlob(p, baseDir)))].sort();
     for (const path of files) {
       const format = s.format ?? detectFormat(path).format;
-      const sha256 = statSync(path).size === 0 ? EMPTY_SHA256 : await sha256File(path);
+      const size = statSync(path).size;
+      // a large text file is scanned on two threads: start the second now, while the files are hashed
+      if ((format === 'csv' || format === 'tsv' || format === 'jsonl') && size >= SPLIT_MIN_BYTES) warmScanWorker();
+      const sha256 = size === 0 ? EMPTY_SHA256 : await sha256File(path);
       const file = relative(baseDir, resolve(path)) || basename(path);
       if (seen.has(`${s.name}|${sha256}`)) skipped.push({ source: s.name, file });
       else inputs.push({ source: i, path, file, format, sha256 });

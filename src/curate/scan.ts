@@ -25,6 +25,10 @@ export interface ScanResult {
   /** names that appeared twice in the header and were renamed (`a` → `a__2`) */
   renamedHeaders: string[];
   blankLines: number;
+  /** lines consumed (the header's included) */
+  lines: number;
+  /** a range scan whose last record runs past the range's end (the split point was inside a record) */
+  partial?: boolean;
 }
 
 export interface ScanOptions {
@@ -32,6 +36,16 @@ export interface ScanOptions {
   maxRecordBytes?: number;
   /** raw text kept per quarantined record */
   maxRawBytes?: number;
+  /**
+   * Scan only the bytes [from, to): the parts of a file split at a line end and scanned at the
+   * same time. Record and line numbers then count from the range's start (1 = its first).
+   */
+  from?: number;
+  to?: number;
+  /** CSV/TSV range after the first: the header's names, read by the first range */
+  header?: string[];
+  /** CSV/TSV: stop after the header (returns it in `header`; writes nothing) */
+  headerOnly?: boolean;
 }
 
 const CHUNK = 1 << 24;
@@ -109,7 +123,7 @@ class Out {
 
 /** Reads a file as one growing window of bytes so a record may span chunk boundaries. */
 /** `start` skips a UTF-8 byte order mark at the beginning of the file. */
-function* windows(path: string): Generator<{ buf: Buffer; end: number; eof: boolean; start: number; consume: (upTo: number) => void }> {
+function* windows(path: string, from = 0, to = Infinity): Generator<{ buf: Buffer; end: number; eof: boolean; start: number; consume: (upTo: number) => void }> {
   const fd = openSync(path, 'r');
   try {
     let buf = Buffer.allocUnsafe(CHUNK);
@@ -117,7 +131,8 @@ function* windows(path: string): Generator<{ buf: Buffer; end: number; eof: bool
     let end = 0;
     let eof = false;
     let consumed = 0;
-    let first = true;
+    let first = from === 0; // a byte order mark only counts at the start of the file
+    let at = from; // file position of the next read
     while (!eof) {
       // keep the unconsumed tail, then fill
       if (start > 0) {
@@ -130,7 +145,8 @@ function* windows(path: string): Generator<{ buf: Buffer; end: number; eof: bool
         buf.copy(bigger, 0, 0, end);
         buf = bigger;
       }
-      const n = readSync(fd, buf, end, buf.length - end, null);
+      const n = readSync(fd, buf, end, Math.min(buf.length - end, to - at), at);
+      at += n;
       if (n === 0) eof = true;
       end += n;
       consumed = 0;
@@ -206,11 +222,18 @@ export function scanCsv(path: string, cleanPath: string, delimiter: ',' | '\t', 
   const D = delimiter.charCodeAt(0);
   const maxRec = o.maxRecordBytes ?? 8 << 20;
   const maxRaw = o.maxRawBytes ?? 4096;
-  const out = new Out(openSync(cleanPath, 'w'));
-  const res: ScanResult = { header: [], records: 0, good: 0, bad: [], renamedHeaders: [], blankLines: 0 };
+  const fd = o.headerOnly ? -1 : openSync(cleanPath, 'w');
+  const out = new Out(fd);
+  const res: ScanResult = { header: [], records: 0, good: 0, bad: [], renamedHeaders: [], blankLines: 0, lines: 0 };
   let expected = -1;
   let line = 1; // line number of the next record's first line
-  for (const w of windows(path)) {
+  if (o.header) {
+    // a later range of a split file: the first range read the header
+    res.header = o.header;
+    expected = o.header.length;
+    out.text(['__rec', '__line', ...o.header].map(csvQuote).join(delimiter) + '\n');
+  }
+  for (const w of windows(path, o.from, o.to)) {
     const { buf, end, eof } = w;
     let pos = w.start;
     const utf8Ok = isUtf8(buf.subarray(pos, end));
@@ -320,6 +343,11 @@ export function scanCsv(path: string, cleanPath: string, delimiter: ',' | '\t', 
       if (recEnd < 0) {
         if (!eof) break; // incomplete record: read more
         if (pos >= end) break; // clean end of file
+        if (o.to !== undefined) {
+          // the range ends inside a record: the caller scans the file in one piece instead
+          res.partial = true;
+          break;
+        }
         recEnd = end;
         next = end;
       }
@@ -333,6 +361,10 @@ export function scanCsv(path: string, cleanPath: string, delimiter: ',' | '\t', 
         res.header = names;
         res.renamedHeaders = renamed;
         expected = names.length;
+        if (o.headerOnly) {
+          res.lines = line - 1;
+          return res;
+        }
         out.text(['__rec', '__line', ...names].map(csvQuote).join(delimiter) + '\n');
         continue;
       }
@@ -361,8 +393,15 @@ export function scanCsv(path: string, cleanPath: string, delimiter: ',' | '\t', 
       if (pos >= end && eof) break;
     }
     w.consume(pos);
+    if (res.partial) break;
+  }
+  if (o.headerOnly) {
+    res.partial = true; // no complete header in the range
+    return res;
   }
   out.flush();
+  closeSync(fd);
+  res.lines = line - 1;
   return res;
 }
 
@@ -374,10 +413,11 @@ export function scanCsv(path: string, cleanPath: string, delimiter: ',' | '\t', 
 export function scanJsonl(path: string, cleanPath: string, o: ScanOptions = {}): ScanResult {
   const maxRec = o.maxRecordBytes ?? 8 << 20;
   const maxRaw = o.maxRawBytes ?? 4096;
-  const out = new Out(openSync(cleanPath, 'w'));
-  const res: ScanResult = { header: [], records: 0, good: 0, bad: [], renamedHeaders: [], blankLines: 0 };
+  const fd = openSync(cleanPath, 'w');
+  const out = new Out(fd);
+  const res: ScanResult = { header: [], records: 0, good: 0, bad: [], renamedHeaders: [], blankLines: 0, lines: 0 };
   let line = 0;
-  for (const w of windows(path)) {
+  for (const w of windows(path, o.from, o.to)) {
     const { buf, end, eof } = w;
     let pos = w.start;
     const utf8Ok = isUtf8(buf.subarray(pos, end));
@@ -426,5 +466,7 @@ export function scanJsonl(path: string, cleanPath: string, o: ScanOptions = {}):
     w.consume(Math.min(pos, end));
   }
   out.flush();
+  closeSync(fd);
+  res.lines = line;
   return res;
 }

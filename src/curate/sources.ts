@@ -11,7 +11,8 @@ import { ident, lit, type DuckSession } from '../engine/duckdb.ts';
 import { jsonReader } from '../io/json.ts';
 import { parquetReader } from '../io/parquet.ts';
 import type { Format } from '../io/formats.ts';
-import { scanCsv, scanJsonl, type BadRecord } from './scan.ts';
+import type { BadRecord } from './scan.ts';
+import { scanFile, type CleanFile } from './scan-split.ts';
 import type { ColumnAccess } from './mapping.ts';
 
 export interface PreparedInput {
@@ -59,12 +60,16 @@ export async function prepareInput(
   }
   if (format === 'csv' || format === 'tsv') {
     const delim = format === 'csv' ? ',' : '\t';
-    const scan = scanCsv(path, cleanPath, delim, { maxRecordBytes });
+    const { scan, files } = await scanFile(format, path, cleanPath, { maxRecordBytes });
     const names = scan.header;
     const cols = ['__rec', '__line', ...names].map((n, i) => `${lit(n)}: '${i < 2 ? 'BIGINT' : 'VARCHAR'}'`).join(', ');
     const relation = () =>
-      `read_csv(${lit(cleanPath)}, header = true, auto_detect = false, delim = ${lit(delim)}, quote = '"', escape = '"', ` +
-      `columns = {${cols}}, strict_mode = true, max_line_size = ${Math.max(2_097_152, maxRecordBytes + 64)}, new_line = '\\n')`;
+      cleanFiles(
+        files,
+        (f) =>
+          `read_csv(${lit(f)}, header = true, auto_detect = false, delim = ${lit(delim)}, quote = '"', escape = '"', ` +
+          `columns = {${cols}}, strict_mode = true, max_line_size = ${Math.max(2_097_152, maxRecordBytes + 64)}, new_line = '\\n')`,
+      );
     const set = new Set(names);
     return {
       relation,
@@ -79,7 +84,7 @@ export async function prepareInput(
     };
   }
   if (format === 'jsonl') {
-    const scan = scanJsonl(path, cleanPath, { maxRecordBytes });
+    const { scan, files } = await scanFile('jsonl', path, cleanPath, { maxRecordBytes });
     // One JSON parse per record: every mapped key is extracted by one call with a list of paths.
     const paths: string[] = [];
     // A JSON pointer (`/a/b`) is looked up faster than the JSONPath `$.a.b` (0.49 vs 0.69 CPU-s for
@@ -93,8 +98,13 @@ export async function prepareInput(
       `(SELECT *, __valid AND left(ltrim(__json), 1) = '{' AS __ok FROM ` +
       `(SELECT *, CASE WHEN __valid THEN json_extract_string(__json, [${(paths.length ? paths : ['$.__none']).map(lit).join(', ')}]) END AS __vals FROM ` +
       `(SELECT *, json_valid(__json) AS __valid FROM ` +
-      `read_csv(${lit(cleanPath)}, header = false, auto_detect = false, delim = ${lit(String.fromCharCode(31))}, quote = '', escape = '', ` +
-      `columns = {'__rec': 'BIGINT', '__line': 'BIGINT', '__json': 'VARCHAR'}, max_line_size = ${Math.max(2_097_152, maxRecordBytes + 64)}, new_line = '\\n'))))`;
+      cleanFiles(
+        files,
+        (f) =>
+          `read_csv(${lit(f)}, header = false, auto_detect = false, delim = ${lit(String.fromCharCode(31))}, quote = '', escape = '', ` +
+          `columns = {'__rec': 'BIGINT', '__line': 'BIGINT', '__json': 'VARCHAR'}, max_line_size = ${Math.max(2_097_152, maxRecordBytes + 64)}, new_line = '\\n')`,
+      ) +
+      ')))';
     return {
       relation,
       access: {
@@ -137,6 +147,13 @@ export async function prepareInput(
     rawExpr: (fields) => `to_json({${fields.map((f) => `${lit(f)}: ${ident(`__in_${f}`)}`).join(', ')}})::VARCHAR`,
     notes: [],
   };
+}
+
+/** The clean files of a (possibly split) scan as one relation, with the record and line numbers of the whole file. */
+function cleanFiles(files: CleanFile[], read: (path: string) => string): string {
+  if (files.length === 1 && files[0]!.recordOffset === 0 && files[0]!.lineOffset === 0) return read(files[0]!.path);
+  const one = (f: CleanFile) => `SELECT * REPLACE (__rec + ${f.recordOffset} AS __rec, __line + ${f.lineOffset} AS __line) FROM ${read(f.path)}`;
+  return `(${files.map(one).join(' UNION ALL ')})`;
 }
 
 /** Streams a PostgreSQL query's result to a CSV file with COPY … TO STDOUT. */
