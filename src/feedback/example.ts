@@ -77,12 +77,15 @@ export function flatLine(p: PredRow): string {
   // a field can clash only if its name shows as "_… or "<column>": in the JSON; then check properly
   if (MAYBE_CLASH.test(p.fields) && Object.keys(JSON.parse(p.fields) as object).some(clashes)) return JSON.stringify(flatRow(p));
   const shown = p.shown === null ? 'null' : String((JSON.parse(p.shown) as unknown[]).length);
-  const head =
-    `{"_id":${JSON.stringify(`feedback:${p.prediction_id}`)},"_ord":${p.ord},"prediction_id":${JSON.stringify(p.prediction_id)},"model":${str(p.model)}` +
-    `,"model_version":${num(p.version)},"arm":${str(p.arm)},"predicted_at":${num(p.tp)},"decided_at":${num(p.decided_at)},"label":${p.label === 1 ? 1 : 0}` +
-    `,"score":${num(p.score)},"event_id":${str(p.event_id)},"event_type":${str(p.event_type)},"picked_position":${num(p.picked_position)}` +
-    `,"shown_count":${shown},"text":${str(p.text)},"scrub_rules":${str(p.scrub_rules)}`;
   const f = p.fields.trim();
-  return f === '{}' ? `${head}}` : `${head},${f.slice(1)}`;
+  // joined from an array: a flat string. A template of ~40 pieces is a rope, and a batch's worth
+  // of ropes kept for the outbox row cost the GC more than building them.
+  return [
+    '{"_id":', JSON.stringify(`feedback:${p.prediction_id}`), ',"_ord":', String(p.ord), ',"prediction_id":', JSON.stringify(p.prediction_id),
+    ',"model":', str(p.model), ',"model_version":', num(p.version), ',"arm":', str(p.arm), ',"predicted_at":', num(p.tp),
+    ',"decided_at":', num(p.decided_at), ',"label":', p.label === 1 ? '1' : '0', ',"score":', num(p.score), ',"event_id":', str(p.event_id),
+    ',"event_type":', str(p.event_type), ',"picked_position":', num(p.picked_position), ',"shown_count":', shown, ',"text":', str(p.text),
+    ',"scrub_rules":', str(p.scrub_rules), f === '{}' ? '}' : ',' + f.slice(1),
+  ].join('');
 }
 

@@ -500,6 +500,7 @@ class Batch {
     this.clock.lap('quarantine, corrections, shadows, counts');
     const all = [...this.decided, ...negatives, ...shadows];
     await insertMany(tx, 'fb_predictions', [...DECIDED_COLUMNS], all.map((p) => DECIDED_COLUMNS.map((c) => p[c] as Param)));
+    this.clock.lap('write decided');
     if (all.length) await tx.run('INSERT INTO fb_outbox (batch, n, lines) VALUES (?, ?, ?)', [this.batch, all.length, all.map(flatLine).join('\n')]);
     this.clock.lap('write examples');
     if (accumulate && all.length) await accumulate(tx, all.map(toExample));
