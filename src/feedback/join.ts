@@ -6,8 +6,10 @@
 // are decided: each prediction costs one INSERT, when decided. The commit records where the
 // predictions log must be replayed from to rebuild them (state.ts), so a restart is: load the
 // committed state, replay the open window of the predictions log, continue after the cursors.
+// (A shadow whose main prediction never arrives stays open, and keeps the replay starting at its
+// entry.)
 //
-// Example: const j = await FeedbackJoin.open(db, spec); await j.step({ predictions, events }, await j.progress());
+// Example: const j = await FeedbackJoin.open(db, spec); await j.step({ predictions, events }, await j.progress(), predictionsLog);
 import { IntegrityError, RetryableError, UsageError } from '../core/errors.ts';
 import type { EventLog, LogEntry } from '../log/event-log.ts';
 import { phaseClock, type PhaseClock } from '../engine/profile.ts';
