@@ -148,8 +148,10 @@ export function compileRules(rules: Rule[], source: string): CompiledRules {
   const flags = rules.map((r, i) => `${applies[i] ? violation(r, i) : 'false'} AS ${ident(`__v_${i}`)}`);
   const v = (i: number) => ident(`__v_${i}`);
   const msg = (action: Rule['action']) => {
-    const parts = rules.flatMap((r, i) => (r.action === action ? [`CASE WHEN ${v(i)} THEN ${lit(`rule ${r.id}: ${describeRule(r)}`)} END`] : []));
-    return parts.length ? `NULLIF(concat_ws('; ', ${parts.join(', ')}), '')` : 'NULL::VARCHAR';
+    const mine = rules.flatMap((r, i) => (r.action === action ? [i] : []));
+    const parts = mine.map((i) => `CASE WHEN ${v(i)} THEN ${lit(`rule ${rules[i]!.id}: ${describeRule(rules[i]!)}`)} END`);
+    // the message is built only for rows where one of these rules fired
+    return parts.length ? `CASE WHEN ${mine.map(v).join(' OR ')} THEN NULLIF(concat_ws('; ', ${parts.join(', ')}), '') END` : 'NULL::VARCHAR';
   };
   // The list is built only for rows where some rule fired (a lambda per row cost every row).
   const fired = rules.length
