@@ -1,6 +1,7 @@
 // The ingest stage as a plan: one map task per input file (or query) maps records to the target
 // schema; good rows become a part, damaged ones a quarantine part; the commit adds both in one
 // transaction (the quarantine as the companion dataset `<target>-quarantine`).
+import { readdirSync, rmSync } from 'node:fs';
 import { InternalError, InputError } from '../core/errors.ts';
 import { describeFile, SYSTEM_COLUMNS } from '../core/dataset.ts';
 import type { FileEntry, Licence, Manifest, Part } from '../core/manifest.ts';
@@ -148,6 +149,9 @@ export const ingestStage: Stage = {
       await ctx.duck.run('RESET preserve_insertion_order');
     }
     clock.lap('copy');
+    // The COPY has read the scan's clean copy of the input (and a decompressed or exported input):
+    // drop them, so a task's folder keeps only the files it commits (a 5 GB CSV left a 5 GB copy).
+    for (const f of readdirSync(abs(ctx.outDir))) if (f.startsWith('clean.txt') || f === 'query.csv') rmSync(abs(`${ctx.outDir}/${f}`), { force: true });
     const prefix = lit(input.sha256.slice(0, 16) + ':');
     const failed = `(SELECT __rec, __line, __raw, __reason FROM read_parquet(${lit(abs(partRel))}) WHERE __reason IS NOT NULL)`;
     await loadBad(ctx.duck, `${t}_bad`, prepared.bad);

@@ -1,7 +1,7 @@
 // Ingest with exact accounting: the golden fixture's every record ends accepted or quarantined with
 // its file, line, raw text and reason; rows are exact; reruns are incremental; purge removes a source.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
@@ -46,6 +46,12 @@ describe('ingest of the golden fixture', () => {
     const got = result.stats.map((s) => ({ file: s.file, records: s.records, accepted: s.accepted, quarantined: s.quarantined })).sort((a, b) => a.file.localeCompare(b.file));
     expect(got).toEqual(EXPECTED.map((e) => ({ file: e.file, records: e.records, accepted: e.accepted, quarantined: Object.keys(e.quarantined).length })));
     expect(result.manifest!.rows).toBe(9);
+  });
+
+  it('leaves no scratch copy of an input behind (the clean files the COPY read are removed)', () => {
+    const files = readdirSync(dir, { recursive: true, encoding: 'utf8' });
+    expect(files.filter((f) => /(^|\/)(clean\.txt[^/]*|query\.csv)$/.test(f))).toEqual([]);
+    expect(files.filter((f) => /(^|\/)part-0\.parquet$/.test(f)).length).toBeGreaterThanOrEqual(EXPECTED.length);
   });
 
   it('quarantines each damaged record with its file, line, raw text and reason', async () => {
