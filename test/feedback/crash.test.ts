@@ -7,7 +7,7 @@ import { afterAll, expect, it } from 'vitest';
 import { verifyManifest } from '../../src/core/dataset.ts';
 import { Project } from '../../src/core/project.ts';
 import { openFeedbackDb } from '../../src/feedback/state.ts';
-import { compareState, diffExamples, loadPublished, OracleFeed, runChild, runOracle, tempProject } from './harness.ts';
+import { compareState, expectOracleOutput, OracleFeed, runChild, runOracle, tempProject } from './harness.ts';
 import { generate, TEST_SPEC } from './gen.ts';
 import { SqliteTestLog } from './sqlite-log.ts';
 
@@ -40,10 +40,7 @@ it(`gives the oracle's output after ${KILLS} SIGKILLs at random points`, async (
   try {
     const duck = await project.duck();
     await runOracle(duck, TEST_SPEC, await feed.close());
-    const head = await loadPublished(project, duck);
-    const d = await diffExamples(duck);
-    expect({ onlyPublished: d.onlyA, onlyOracle: d.onlyB }).toEqual({ onlyPublished: [], onlyOracle: [] });
-    expect(d.a).toBe(d.b);
+    const { head, examples } = await expectOracleOutput(project, duck);
     // every version whole; the parts hold each prediction once
     for (let v = 1; v <= head; v++) await verifyManifest(project.dataDir, await project.catalog.manifest('feedback', v));
     const [dup] = await duck.all<{ n: number }>('SELECT count(*)::INTEGER AS n FROM (SELECT prediction_id FROM published GROUP BY 1 HAVING count(*) > 1)');
@@ -51,7 +48,7 @@ it(`gives the oracle's output after ${KILLS} SIGKILLs at random points`, async (
     const db = openFeedbackDb(project);
     try {
       const st = await compareState(duck, db);
-      expect(st).toEqual({ wrong: [], events: [st.events[1], st.events[1]], metricsExamples: d.b });
+      expect(st).toEqual({ wrong: [], events: [st.events[1], st.events[1]], metricsExamples: examples });
     } finally {
       await db.close();
     }

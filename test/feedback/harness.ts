@@ -1,6 +1,7 @@
 // Test harness for the feedback join: a project and two logs in a temp folder, a generated stream
 // appended to them, the oracle's tables built from the same records, and the published examples read back.
 import { spawn } from 'node:child_process';
+import { expect } from 'vitest';
 import { createWriteStream, mkdtempSync, rmSync, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
@@ -150,4 +151,21 @@ export async function compareState(duck: DuckSession, db: SqlDb): Promise<{ wron
   const mine = new Map(disp.map((r) => [r.event_id, r.disposition]));
   const [m] = await db.all<{ n: number }>(`SELECT SUM(n) AS n FROM metrics_cells WHERE slice_field = '*'`);
   return { wrong: oracle.filter((o) => mine.get(o.event_id) !== o.disposition).slice(0, 5), events: [mine.size, oracle.length], metricsExamples: Number(m?.n ?? 0) };
+}
+
+/**
+ * Loads the published `feedback` versions and expects them to equal the oracle's examples exactly;
+ * with the join's state db, also expects the state to agree (every event disposed once, the metrics
+ * counting every example). Returns the head version and the diff's counts.
+ */
+export async function expectOracleOutput(project: Project, duck: DuckSession, db?: SqlDb): Promise<{ head: number; examples: number }> {
+  const head = await loadPublished(project, duck);
+  const d = await diffExamples(duck);
+  expect({ onlyPublished: d.onlyA, onlyOracle: d.onlyB }).toEqual({ onlyPublished: [], onlyOracle: [] });
+  expect(d.a).toBe(d.b);
+  if (db) {
+    const st = await compareState(duck, db);
+    expect(st).toEqual({ wrong: [], events: [st.events[1], st.events[1]], metricsExamples: d.b });
+  }
+  return { head, examples: d.b };
 }
