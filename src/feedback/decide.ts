@@ -4,6 +4,9 @@
 // (other batch boundaries) decides exactly what an uninterrupted run, or the batch oracle, decides.
 import type { JoinSpec } from './spec.ts';
 
+/** The id suffix `sluice serve` gives a shadow version's copy of a prediction. */
+export const SHADOW = '/shadow';
+
 /** What happened to a valid, first-seen event. Each event gets exactly one. */
 export type Disposition = 'decided' | 'late' | 'after_decision' | 'outside_window' | 'no_rule' | 'pending' | 'unmatched';
 
@@ -44,6 +47,16 @@ export function closeAt(spec: JoinSpec, tp: number): number {
 /** An event belongs to its prediction only if the prediction arrived before the predictions' watermark passed te + timeout. */
 export function matches(spec: JoinSpec, p: PredState, e: JoinEvent): boolean {
   return p.pw_before === null || p.pw_before < e.te + spec.unmatched_timeout;
+}
+
+/**
+ * A shadow prediction pairs with its main prediction (the first record of the main's id) when the
+ * main arrived before it, or before the predictions' watermark passed the shadow's time + the
+ * unmatched timeout (the rule an event waiting for its prediction follows). Otherwise the shadow is
+ * an orphan, quarantined once that watermark passes.
+ */
+export function shadowMatches(spec: JoinSpec, main: { ord: number; pw_before: number | null }, shadow: { ord: number; tp: number }): boolean {
+  return main.ord < shadow.ord || main.pw_before === null || main.pw_before < shadow.tp + spec.unmatched_timeout;
 }
 
 /** Classifies a matched event against its prediction (as it stands when the event arrives). */

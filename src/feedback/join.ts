@@ -6,15 +6,16 @@
 // are decided: each prediction costs one INSERT, when decided. The commit records where the
 // predictions log must be replayed from to rebuild them (state.ts), so a restart is: load the
 // committed state, replay the open window of the predictions log, continue after the cursors.
-// (A shadow whose main prediction never arrives stays open, and keeps the replay starting at its
-// entry.)
+// A shadow whose main prediction never arrives (or arrives only after the predictions' watermark
+// passed the shadow's time + the unmatched timeout) is an orphan: quarantined at that point, which
+// also lets the replay point move past its entry.
 //
 // Example: const j = await FeedbackJoin.open(db, spec); await j.step({ predictions, events }, await j.progress(), predictionsLog);
 import { IntegrityError, RetryableError, UsageError } from '../core/errors.ts';
 import type { EventLog, LogEntry } from '../log/event-log.ts';
 import { phaseClock, type PhaseClock } from '../engine/profile.ts';
 import { forUpdate, type Param, type SqlDb, type SqlTx } from '../store/sql.ts';
-import { classify, closeAt, matches, rulesOf, type Disposition, type JoinEvent, type PredState, type Rules } from './decide.ts';
+import { classify, closeAt, matches, rulesOf, SHADOW, shadowMatches, type Disposition, type JoinEvent, type PredState, type Rules } from './decide.ts';
 import { flatLine, toExample } from './example.ts';
 import { checkPrediction, pickedScore, type PredColumns } from './predictions.ts';
 import type { FeedbackExample } from './records.ts';
@@ -23,8 +24,7 @@ import type { JoinSpec } from './spec.ts';
 import { addCounts, ensureSchema, insertMany, readProgress, runIn, selectIn, type Progress } from './state.ts';
 import { checkEvent } from './validate.ts';
 
-/** The id suffix `sluice serve` gives a shadow version's copy of a prediction. */
-export const SHADOW = '/shadow';
+export { SHADOW } from './decide.ts';
 const isShadow = (id: string) => id.endsWith(SHADOW);
 const mainOf = (id: string) => id.slice(0, -SHADOW.length);
 
@@ -72,9 +72,10 @@ export interface StepResult {
   watermark: number | null;
 }
 
-/** A min-heap of open predictions by window end (the timeout sweep pops what the watermark passed). */
+/** A min-heap of open predictions by a deadline (`key`: the window end; for shadows, the orphan deadline). */
 class CloseHeap {
   private readonly a: PredRow[] = [];
+  constructor(private readonly key: (p: PredRow) => number) {}
   get size(): number {
     return this.a.length;
   }
@@ -83,11 +84,13 @@ class CloseHeap {
   }
   push(p: PredRow): void {
     const a = this.a;
+    const key = this.key;
+    const k = key(p);
     let i = a.length;
     a.push(p);
     while (i > 0) {
       const up = (i - 1) >> 1;
-      if (a[up]!.close_at <= p.close_at) break;
+      if (key(a[up]!) <= k) break;
       a[i] = a[up]!;
       i = up;
     }
@@ -95,15 +98,17 @@ class CloseHeap {
   }
   pop(): PredRow | undefined {
     const a = this.a;
+    const key = this.key;
     const top = a[0];
     const last = a.pop();
     if (a.length && last) {
+      const k = key(last);
       let i = 0;
       for (;;) {
         const l = 2 * i + 1;
         if (l >= a.length) break;
-        const c = l + 1 < a.length && a[l + 1]!.close_at < a[l]!.close_at ? l + 1 : l;
-        if (a[c]!.close_at >= last.close_at) break;
+        const c = l + 1 < a.length && key(a[l + 1]!) < key(a[l]!) ? l + 1 : l;
+        if (key(a[c]!) >= k) break;
         a[i] = a[c]!;
         i = c;
       }
@@ -122,13 +127,17 @@ class CloseHeap {
  */
 class OpenState {
   readonly open = new Map<string, PredRow>();
-  readonly heap = new CloseHeap();
+  readonly heap = new CloseHeap((p) => p.close_at);
+  /** open shadows by the time their main must have arrived by (tp + unmatched timeout) */
+  readonly shadowHeap: CloseHeap;
   readonly pending = new Map<string, JoinEvent[]>();
   /** entry seq → the predictions' max time before the entry, and how many of its predictions are open */
   readonly entries = new Map<number, { pmax: number | null; open: number }>();
   shadowsOpen = 0;
 
-  constructor(public batch: number) {}
+  constructor(public batch: number, unmatchedTimeout: number) {
+    this.shadowHeap = new CloseHeap((p) => p.tp + unmatchedTimeout);
+  }
 
   add(p: PredRow, pmaxBefore: number | null): void {
     this.open.set(p.prediction_id, p);
@@ -136,8 +145,10 @@ class OpenState {
     let slot = this.entries.get(seq);
     if (!slot) this.entries.set(seq, (slot = { pmax: pmaxBefore, open: 0 }));
     slot.open++;
-    if (isShadow(p.prediction_id)) this.shadowsOpen++;
-    else this.heap.push(p);
+    if (isShadow(p.prediction_id)) {
+      this.shadowsOpen++;
+      this.shadowHeap.push(p);
+    } else this.heap.push(p);
   }
 
   /** `p` was decided: it leaves the open state (its heap slot is skipped when popped). */
@@ -220,7 +231,7 @@ export class FeedbackJoin {
    * checks, watermarks and first-wins dedup as when they arrived), less those decided since.
    */
   private async load(tx: SqlTx, prog: Progress, log?: EventLog<unknown>): Promise<OpenState> {
-    const mem = new OpenState(Number(prog.batch));
+    const mem = new OpenState(Number(prog.batch), this.spec.unmatched_timeout);
     for (const e of await tx.all<JoinEvent>(`SELECT ${PENDING_COLS.join(', ')} FROM fb_pending ORDER BY ord`)) mem.addPending(e);
     const predSeq = Number(prog.pred_seq);
     let seq = Number(prog.replay_from) - 1;
@@ -246,6 +257,7 @@ export class FeedbackJoin {
       }
     }
     const decided = new Set((await selectIn<{ prediction_id: string }>(tx, 'SELECT prediction_id FROM fb_predictions WHERE prediction_id IN (%IN%)', [...seen.keys()])).map((r) => r.prediction_id));
+    for (const r of await selectIn<{ prediction_id: string }>(tx, 'SELECT prediction_id FROM fb_orphans WHERE prediction_id IN (%IN%)', [...seen.keys()].filter(isShadow))) decided.add(r.prediction_id);
     for (const [id, { p, pmaxBefore }] of seen) if (!decided.has(id)) mem.add(p, pmaxBefore);
     const want = prog.pred_max === null ? null : Number(prog.pred_max);
     if (pmax !== want) throw new IntegrityError(`replaying the predictions log gave max time ${pmax}, the feedback state holds ${want}`);
@@ -333,8 +345,10 @@ class Batch {
       seq = entry.seq;
     }
     if (!fresh.size) return seq;
-    // a prediction decided in an earlier batch is a duplicate too
-    for (const { prediction_id } of await selectIn<{ prediction_id: string }>(this.tx, 'SELECT prediction_id FROM fb_predictions WHERE prediction_id IN (%IN%)', [...fresh.keys()])) {
+    // a prediction decided in an earlier batch is a duplicate too (and a shadow quarantined as an orphan)
+    const dups = await selectIn<{ prediction_id: string }>(this.tx, 'SELECT prediction_id FROM fb_predictions WHERE prediction_id IN (%IN%)', [...fresh.keys()]);
+    if (this.mem.shadowsOpen || [...fresh.keys()].some(isShadow)) dups.push(...(await selectIn<{ prediction_id: string }>(this.tx, 'SELECT prediction_id FROM fb_orphans WHERE prediction_id IN (%IN%)', [...fresh.keys()].filter(isShadow))));
+    for (const { prediction_id } of dups) {
       fresh.delete(prediction_id);
       this.inc('prediction_duplicates');
     }
@@ -492,12 +506,13 @@ class Batch {
       await insertMany(tx, 'fb_corrections', ['event_id', 'prediction_id', 'label', 'was', 'te', 'batch'], corrections);
       this.inc('corrections', corrections.length);
     }
-    await insertMany(tx, 'fb_quarantine', ['source', 'ord', 'event_id', 'reason', 'record', 'batch'], this.quarantine);
-    this.inc('quarantined', this.quarantine.length);
     this.inc('positives', this.decided.filter((p) => p.label === 1).length);
     this.inc('negatives', negatives.length + this.decided.filter((p) => p.label === 0).length);
     const shadows = await this.shadows([...this.decided, ...negatives]);
     this.inc('shadow_examples', shadows.length);
+    shadows.push(...(await this.orphans()));
+    await insertMany(tx, 'fb_quarantine', ['source', 'ord', 'event_id', 'reason', 'record', 'batch'], this.quarantine);
+    this.inc('quarantined', this.quarantine.length);
     await addCounts(tx, this.counts);
     this.clock.lap('quarantine, corrections, shadows, counts');
     const all = [...this.decided, ...negatives, ...shadows];
@@ -515,7 +530,8 @@ class Batch {
    * never shown, so no event can name it: it takes the outcome of the prediction it shadows, once
    * that one is decided (now, or in an earlier batch when the shadow arrives late), with its own
    * score. This is what makes a shadow version measurable on live traffic. Shadows are never
-   * decided by the timeout sweep and are counted apart from positives and negatives.
+   * decided by the timeout sweep and are counted apart from positives and negatives. A shadow pairs
+   * only with a main that arrived before it or in time for it (`shadowMatches`); else it is an orphan.
    */
   private async shadows(decidedNow: PredRow[]): Promise<PredRow[]> {
     // Most joins never see a shadow: then there is nothing to look up.
@@ -534,14 +550,67 @@ class Batch {
     const out: PredRow[] = [];
     for (const sh of open) {
       const m = mains.get(mainOf(sh.prediction_id));
-      if (!m || m.label === null) continue;
-      Object.assign(sh, {
-        label: m.label, decided_at: m.decided_at, event_id: m.event_id, event_type: m.event_type, picked_position: m.picked_position,
-        text: m.text, scrub_rules: m.scrub_rules, batch: this.batch,
-      });
-      this.mem.close(sh);
-      out.push(sh);
+      if (!m || m.label === null || !shadowMatches(this.spec, m, sh)) continue;
+      out.push(this.takeOutcome(sh, m));
     }
+    return out;
+  }
+
+  /** The shadow `sh` takes its (decided) main's outcome, with its own score, and is closed. */
+  private takeOutcome(sh: PredRow, m: DecidedRow): PredRow {
+    Object.assign(sh, {
+      label: m.label, decided_at: m.decided_at, event_id: m.event_id, event_type: m.event_type, picked_position: m.picked_position,
+      text: m.text, scrub_rules: m.scrub_rules, batch: this.batch,
+    });
+    this.mem.close(sh);
+    return sh;
+  }
+
+  /**
+   * Shadows whose main has not arrived in time when the predictions' watermark passes their time +
+   * the unmatched timeout: no main can pair with them any more (one arriving now has a later
+   * watermark), so they are quarantined as orphans (recorded in fb_orphans, so a replay or a
+   * duplicate of them does not reopen them). Returns shadows that, on the way, turn out to have a
+   * decided main (their examples).
+   */
+  private async orphans(): Promise<PredRow[]> {
+    const heap = this.mem.shadowHeap;
+    if (this.predMax === null || !heap.size) return [];
+    const pw = this.predMax - this.spec.prediction_delay;
+    const due: PredRow[] = [];
+    while (heap.size && heap.peek()!.tp + this.spec.unmatched_timeout <= pw) {
+      const sh = heap.pop()!;
+      if (this.mem.open.get(sh.prediction_id) === sh) due.push(sh);
+    }
+    if (!due.length) return [];
+    const mains = new Map<string, DecidedRow>();
+    const ask: string[] = [];
+    for (const sh of due) {
+      const id = mainOf(sh.prediction_id);
+      const m = this.mem.open.get(id) ?? this.decidedById.get(id);
+      if (m) mains.set(id, m);
+      else ask.push(id);
+    }
+    for (const m of await selectIn<DecidedRow>(this.tx, `SELECT ${DECIDED_SELECT} FROM fb_predictions WHERE prediction_id IN (%IN%)`, ask)) mains.set(m.prediction_id, m);
+    const out: PredRow[] = [];
+    const orphans: Param[][] = [];
+    due.sort((a, b) => a.ord - b.ord);
+    for (const sh of due) {
+      const m = mains.get(mainOf(sh.prediction_id));
+      if (m && shadowMatches(this.spec, m, sh)) {
+        // its main is here in time: it is decided with it (now, when already decided)
+        if (m.label !== null) out.push(this.takeOutcome(sh, m));
+        continue;
+      }
+      this.mem.close(sh);
+      orphans.push([sh.prediction_id, sh.ord, this.batch]);
+      this.quarantined('predictions', sh.ord, null, `orphan shadow: no prediction ${mainOf(sh.prediction_id)} before the predictions' watermark passed the shadow's time + ${this.spec.unmatched_timeout} ms`, {
+        prediction_id: sh.prediction_id, time: sh.tp, model: sh.model, version: sh.version, arm: sh.arm, score: sh.score, fields: sh.fields,
+      });
+    }
+    await insertMany(this.tx, 'fb_orphans', ['prediction_id', 'ord', 'batch'], orphans);
+    this.inc('shadow_orphans', orphans.length);
+    this.inc('shadow_examples', out.length);
     return out;
   }
 }

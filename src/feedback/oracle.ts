@@ -4,11 +4,16 @@
 // `events(ord, event_id, prediction_id, type, te, position, text)` holding valid records in log order.
 import type { DuckSession } from '../engine/duckdb.ts';
 import { lit } from '../engine/duckdb.ts';
+import { SHADOW } from './decide.ts';
 import type { JoinSpec } from './spec.ts';
 
 /**
  * Creates `oracle_examples` (one row per decided prediction) and `oracle_events` (event_id,
- * disposition) from tables `preds` and `events`.
+ * disposition) from tables `preds` and `events`, and `oracle_orphans` (shadow predictions with no
+ * main in time: quarantined). A shadow (`<id>/shadow`) takes its main's example when the main
+ * arrived before it or before the predictions' watermark passed the shadow's time + the unmatched
+ * timeout (decide.ts, shadowMatches); it is never a timeout negative of its own. (Events naming a
+ * shadow id directly are outside this model: serve never shows a shadow.)
  * @example await batchJoin(duck, spec); await duck.all('SELECT * FROM oracle_examples')
  */
 export async function batchJoin(duck: DuckSession, spec: JoinSpec, tables = { preds: 'preds', events: 'events' }): Promise<void> {
@@ -36,11 +41,22 @@ CREATE OR REPLACE TEMP TABLE oracle_m AS
 CREATE OR REPLACE TEMP TABLE oracle_dec AS
   SELECT * EXCLUDE (rn) FROM (SELECT *, row_number() OVER (PARTITION BY prediction_id ORDER BY ord) AS rn
     FROM oracle_m WHERE matched AND in_window AND NOT is_late) WHERE rn = 1;
-CREATE OR REPLACE TEMP TABLE oracle_examples AS
+CREATE OR REPLACE TEMP TABLE oracle_main_examples AS
   SELECT p.prediction_id, COALESCE(d.rlabel, 0) AS label, COALESCE(d.te, p.close_at) AS decided_at, d.event_id, d.type AS event_type,
     CASE WHEN d.rpos THEN d.position END AS picked_position, d.text
   FROM oracle_p p LEFT JOIN oracle_dec d ON d.prediction_id = p.prediction_id
-  WHERE d.event_id IS NOT NULL OR p.close_at <= (SELECT max(te) - ${spec.watermark_delay} FROM ${tables.events});
+  WHERE (d.event_id IS NOT NULL OR p.close_at <= (SELECT max(te) - ${spec.watermark_delay} FROM ${tables.events})) AND NOT ends_with(p.prediction_id, ${lit(SHADOW)});
+CREATE OR REPLACE TEMP TABLE oracle_shadows AS
+  SELECT s.prediction_id, s.ord, m.prediction_id IS NOT NULL AND (m.ord < s.ord OR m.pw_before IS NULL OR m.pw_before < s.tp + ${T}) AS paired,
+    s.tp + ${T} <= (SELECT max(tp) - ${spec.prediction_delay} FROM ${tables.preds}) AS due
+  FROM (SELECT * FROM oracle_p WHERE ends_with(prediction_id, ${lit(SHADOW)})) s
+  LEFT JOIN oracle_p m ON m.prediction_id = left(s.prediction_id, length(s.prediction_id) - ${SHADOW.length});
+CREATE OR REPLACE TEMP TABLE oracle_orphans AS SELECT prediction_id, ord FROM oracle_shadows WHERE NOT paired AND due;
+CREATE OR REPLACE TEMP TABLE oracle_examples AS
+  SELECT * FROM oracle_main_examples
+  UNION ALL
+  SELECT s.prediction_id, x.label, x.decided_at, x.event_id, x.event_type, x.picked_position, x.text
+  FROM oracle_shadows s JOIN oracle_main_examples x ON x.prediction_id = left(s.prediction_id, length(s.prediction_id) - ${SHADOW.length}) WHERE s.paired;
 CREATE OR REPLACE TEMP TABLE oracle_events AS
   SELECT m.event_id, CASE
     WHEN NOT m.known AND m.te + ${T} > (SELECT max(tp) - ${spec.prediction_delay} FROM ${tables.preds}) THEN 'pending'

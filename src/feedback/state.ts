@@ -1,7 +1,8 @@
 // The join's durable state (SQLite at .sluice/feedback.db, or the project's PostgreSQL): the two log
 // cursors and watermarks, decided predictions with their labels, the outbox the publisher reads (per
 // batch, its examples as NDJSON lines; published batches are deleted), the
-// event dedup registry with each event's disposition, pending events, quarantine, corrections, counts.
+// event dedup registry with each event's disposition, pending events, quarantine, corrections,
+// shadow predictions quarantined as orphans (fb_orphans: no main in time), counts.
 // Open predictions (waiting for an outcome or their window's end) are not stored: they live in the
 // join's memory and are rebuilt after a restart by replaying the predictions log from `replay_from`
 // (the oldest entry still holding an open prediction; `replay_pmax` is the predictions' max time
@@ -36,6 +37,7 @@ CREATE TABLE IF NOT EXISTS fb_quarantine (
 CREATE TABLE IF NOT EXISTS fb_corrections (
   event_id TEXT PRIMARY KEY, prediction_id TEXT NOT NULL, label INTEGER NOT NULL, was INTEGER NOT NULL, te BIGINT NOT NULL,
   batch BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS fb_orphans (prediction_id TEXT PRIMARY KEY, ord BIGINT NOT NULL, batch BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS fb_counts (name TEXT PRIMARY KEY, n BIGINT NOT NULL);
 `;
 

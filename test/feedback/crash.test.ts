@@ -19,7 +19,7 @@ const child = (killAfterReadyMs: number | null) => runChild(t.dir, killAfterRead
 
 it(`gives the oracle's output after ${KILLS} SIGKILLs at random points`, async () => {
   const logs = { predictions: new SqliteTestLog(join(t.dir, 'logs.db'), 'predictions'), events: new SqliteTestLog(join(t.dir, 'logs.db'), 'events') };
-  const entries = [...generate({ predictions: 9000, seed: 11, entry: 200 })];
+  const entries = [...generate({ predictions: 9000, seed: 11, entry: 200, shadows: 0.05 })];
   const feed = new OracleFeed(t.dir, TEST_SPEC);
   let kills = 0;
   let rand = 12345;

@@ -29,6 +29,11 @@ export interface GenOptions {
   entry?: number;
   /** fraction of predictions with an outcome event besides impressions (default: ~0.45) */
   outcomeRate?: number;
+  /**
+   * fraction of predictions with a shadow copy (`<id>/shadow`, arriving before or after its main);
+   * a tenth as many orphan shadows (no main), and as many whose main comes 12–20 min late (default 0)
+   */
+  shadows?: number;
 }
 
 export interface GenEntry {
@@ -100,6 +105,17 @@ export function* generate(o: GenOptions): Generator<GenEntry> {
       : { prediction_id: pid, time: tp, model: 'ctr', version: 1, arm: 'main', fields, outputs: { score: ((i * 7919) % 1000) / 1000 } };
     const pdelay = r() < 0.02 ? MIN + r() * 20 * MIN : r() * 1000;
     future.push({ at: tp + pdelay, log: 'predictions', rec: pred });
+    if (o.shadows && r() < o.shadows) {
+      const copy = { ...pred, prediction_id: `${pid}/shadow`, version: pred.version + 1, arm: 'shadow', shadow: true, outputs: { score: r() } };
+      future.push({ at: tp + r() * 3 * MIN, log: 'predictions', rec: copy });
+    }
+    if (o.shadows && r() < o.shadows / 10) {
+      const base = { time: tp, model: 'ctr', version: 1, arm: 'main', fields: { ad: `a${i % 1013}` }, outputs: { score: 0.5 } };
+      future.push({ at: tp + r() * 1000, log: 'predictions', rec: { ...base, prediction_id: `ghost${i}/shadow`, version: 2, shadow: true } });
+      future.push({ at: tp + r() * 1000, log: 'predictions', rec: { ...base, prediction_id: `tardy${i}/shadow`, version: 2, shadow: true } });
+      future.push({ at: tp + 12 * MIN + r() * 8 * MIN, log: 'predictions', rec: { ...base, prediction_id: `tardy${i}` } });
+      if (r() < 0.5) event(`tardy${i}`, 'click', tp + 2 * MIN);
+    }
     if (r() < rate) {
       if (!reply) {
         if (r() < 0.5) event(pid, 'impression', tp + 1000);

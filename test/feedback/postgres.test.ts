@@ -29,7 +29,7 @@ it('gives the oracle examples with the state in PostgreSQL', async () => {
   try {
     expect(project.catalogSpec.kind).toBe('postgres');
     const logs = { predictions: new SqliteTestLog(join(t.dir, 'logs.db'), 'predictions'), events: new SqliteTestLog(join(t.dir, 'logs.db'), 'events') };
-    const files = await fillLogs({ predictions: 6000, seed: 21 }, logs, t.dir, TEST_SPEC);
+    const files = await fillLogs({ predictions: 6000, seed: 21, shadows: 0.1 }, logs, t.dir, TEST_SPEC);
     const duck = await project.duck();
     await runOracle(duck, TEST_SPEC, files);
     const { join: fj, db } = await openJoin(project, TEST_SPEC);
@@ -43,6 +43,11 @@ it('gives the oracle examples with the state in PostgreSQL', async () => {
       const s = await runFeedback(project, fj, logs, { once: true, batchRecords: 2000 });
       expect(s.lag).toEqual({ predictions: 0, events: 0 });
       await expectOracleOutput(project, duck, db);
+      // shadows (some orphaned) through the PostgreSQL state too
+      const orphans = await db.all<{ prediction_id: string }>('SELECT prediction_id FROM fb_orphans ORDER BY prediction_id');
+      const oracleOrphans = await duck.all<{ prediction_id: string }>('SELECT prediction_id FROM oracle_orphans ORDER BY prediction_id');
+      expect(orphans.length).toBeGreaterThan(0);
+      expect(orphans.map((o) => o.prediction_id)).toEqual(oracleOrphans.map((o) => o.prediction_id));
     } finally {
       await db.close();
     }
