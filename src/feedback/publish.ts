@@ -71,11 +71,13 @@ async function writePart(project: Project, db: SqlDb, dataset: string, range: { 
     // The outbox holds one row per batch: its examples as NDJSON lines, made when they were decided.
     let after = range.from;
     for (;;) {
-      const page = await db.all<{ batch: number; n: number; lines: string }>('SELECT batch, n, lines FROM fb_outbox WHERE batch > ? AND batch <= ? ORDER BY batch LIMIT 8', [after, range.to]);
+      // lines: UTF-8 bytes (SQLite), or text (PostgreSQL, and SQLite outboxes written before)
+      const page = await db.all<{ batch: number; n: number; lines: string | Uint8Array }>('SELECT batch, n, lines FROM fb_outbox WHERE batch > ? AND batch <= ? ORDER BY batch LIMIT 8', [after, range.to]);
       clock.lap('read outbox');
       if (!page.length) break;
       for (const r of page) {
-        if (!ws.write(r.lines + '\n')) await once(ws, 'drain');
+        if (typeof r.lines !== 'string') ws.write(r.lines);
+        if (!ws.write(typeof r.lines === 'string' ? r.lines + '\n' : '\n')) await once(ws, 'drain');
         n += Number(r.n);
       }
       clock.lap('write');
