@@ -22,8 +22,9 @@ interface Job<I, O> {
   rows: number;
   resolve(o: O): void;
   reject(e: unknown): void;
-  timer: NodeJS.Timeout | undefined;
-  done: boolean;
+  /** performance.now() past which the job leaves the queue with DeadlineError */
+  deadline: number;
+  timeoutMs: number;
 }
 
 /** Runs one batch: the inputs of its jobs in queue order → one output per job, in the same order. */
@@ -36,6 +37,9 @@ export class Batcher<I, O> {
   private timer: NodeJS.Timeout | undefined;
   private immediate: NodeJS.Immediate | undefined;
   private idle: (() => void)[] = [];
+  /** One timer for the queue's deadlines (not one per request), armed for the earliest queued deadline. */
+  private deadlineTimer: NodeJS.Timeout | undefined;
+  private deadlineAt = Infinity;
   private readonly dispatchAt: number;
   /** recent throughput in rows per second (an exponential average over batches), for Retry-After */
   private rowsPerSecond = 0;
@@ -65,10 +69,10 @@ export class Batcher<I, O> {
       return Promise.reject(new OverloadedError(`the queue holds ${this.queuedRows} rows (limit ${this.options.queueLimit})`, this.retryAfterSeconds()));
     }
     return new Promise<O>((resolve, reject) => {
-      const job: Job<I, O> = { input, rows, resolve, reject, timer: undefined, done: false };
-      job.timer = setTimeout(() => this.expire(job, timeoutMs), timeoutMs);
-      this.queue.push(job);
+      const deadline = performance.now() + timeoutMs;
+      this.queue.push({ input, rows, resolve, reject, deadline, timeoutMs });
       this.queuedRows += rows;
+      if (deadline < this.deadlineAt) this.armDeadline(deadline, timeoutMs);
       this.schedule();
     });
   }
@@ -85,14 +89,37 @@ export class Batcher<I, O> {
     return Math.max(1, Math.min(60, Math.ceil(this.queuedRows / this.rowsPerSecond)));
   }
 
-  private expire(job: Job<I, O>, timeoutMs: number): void {
-    if (job.done) return;
-    const i = this.queue.indexOf(job);
-    if (i < 0) return; // already in a running batch: it finishes
-    this.queue.splice(i, 1);
-    this.queuedRows -= job.rows;
-    job.done = true;
-    job.reject(new DeadlineError(`no answer within ${timeoutMs} ms: the request waited in the queue (${this.queuedRows} rows still queued)`));
+  private armDeadline(at: number, inMs: number): void {
+    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+    this.deadlineAt = at;
+    this.deadlineTimer = setTimeout(() => this.expire(), inMs);
+  }
+
+  private disarmDeadline(): void {
+    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+    this.deadlineTimer = undefined;
+    this.deadlineAt = Infinity;
+  }
+
+  /** Queued jobs whose deadline has passed leave the queue (504); a job in a running batch finishes. */
+  private expire(): void {
+    this.deadlineTimer = undefined;
+    this.deadlineAt = Infinity;
+    const now = performance.now();
+    let next = Infinity;
+    for (let i = 0; i < this.queue.length; ) {
+      const job = this.queue[i]!;
+      if (job.deadline > now) {
+        next = Math.min(next, job.deadline);
+        i++;
+        continue;
+      }
+      this.queue.splice(i, 1);
+      this.queuedRows -= job.rows;
+      job.reject(new DeadlineError(`no answer within ${job.timeoutMs} ms: the request waited in the queue (${this.queuedRows} rows still queued)`));
+    }
+    // Node timers keep whole milliseconds: a timer can fire a fraction early; the job waits one more.
+    if (next < Infinity) this.armDeadline(next, Math.max(1, Math.ceil(next - now)));
     this.checkIdle();
   }
 
@@ -139,7 +166,8 @@ export class Batcher<I, O> {
     this.immediate = undefined;
     if (!this.queue.length) return;
     const jobs = this.take();
-    for (const j of jobs) clearTimeout(j.timer);
+    // The jobs have started: their deadlines no longer apply (the timer waits for those still queued).
+    if (!this.queue.length) this.disarmDeadline();
     const rows = jobs.reduce((a, j) => a + j.rows, 0);
     this.running++;
     const t0 = performance.now();
@@ -152,12 +180,11 @@ export class Batcher<I, O> {
         const rate = (rows * 1000 * (this.options.concurrency ?? 1)) / Math.max(ms, 0.01);
         this.rowsPerSecond = this.rowsPerSecond ? 0.8 * this.rowsPerSecond + 0.2 * rate : rate;
         this.onBatch(rows, ms);
-        jobs.forEach((j, i) => {
-          j.done = true;
-          j.resolve(outs[i]!);
-        });
+        for (let i = 0; i < jobs.length; i++) jobs[i]!.resolve(outs[i]!);
       },
-      (e) => jobs.forEach((j) => ((j.done = true), j.reject(e))),
+      (e) => {
+        for (const j of jobs) j.reject(e);
+      },
     ).finally(() => {
       this.running--;
       // What queued while this batch ran has already waited: send it now.

@@ -18,10 +18,18 @@ class Counter {
   private values = new Map<string, { labels: Labels; value: number }>();
   constructor(readonly name: string, readonly help: string) {}
   inc(labels: Labels = {}, by = 1): void {
+    this.entry(labels).value += by;
+  }
+  /** A handle on one label set: `inc` without building the label key per call (hot paths). The series appears on first use. */
+  handle(labels: Labels): { inc(by?: number): void } {
+    let e: { value: number } | undefined;
+    return { inc: (by = 1) => void ((e ??= this.entry(labels)).value += by) };
+  }
+  private entry(labels: Labels): { labels: Labels; value: number } {
     const k = labelText(labels);
-    const e = this.values.get(k);
-    if (e) e.value += by;
-    else this.values.set(k, { labels, value: by });
+    let e = this.values.get(k);
+    if (!e) this.values.set(k, (e = { labels, value: 0 }));
+    return e;
   }
   get(labels: Labels = {}): number {
     return this.values.get(labelText(labels))?.value ?? 0;
@@ -33,16 +41,31 @@ class Counter {
   }
 }
 
+type HistSeries = { labels: Labels; counts: number[]; sum: number; count: number };
+
 export class Histogram {
-  private series = new Map<string, { labels: Labels; counts: number[]; sum: number; count: number }>();
+  private series = new Map<string, HistSeries>();
   constructor(readonly name: string, readonly help: string, readonly buckets: number[]) {}
   observe(labels: Labels, v: number): void {
+    this.add(this.entry(labels), v);
+  }
+  /** A handle on one label set: `observe` without building the label key per call (hot paths). The series appears on first use. */
+  handle(labels: Labels): { observe(v: number): void } {
+    let s: HistSeries | undefined;
+    return { observe: (v) => this.add((s ??= this.entry(labels)), v) };
+  }
+  private entry(labels: Labels): HistSeries {
     const k = labelText(labels);
     let s = this.series.get(k);
     if (!s) this.series.set(k, (s = { labels, counts: new Array(this.buckets.length).fill(0), sum: 0, count: 0 }));
+    return s;
+  }
+  private add(s: HistSeries, v: number): void {
     // Counts per bucket (not cumulative) while observing; render accumulates them.
-    const i = this.buckets.findIndex((b) => v <= b);
-    if (i >= 0) s.counts[i]!++;
+    const b = this.buckets;
+    let i = 0;
+    while (i < b.length && !(v <= b[i]!)) i++;
+    if (i < b.length) s.counts[i]!++;
     s.sum += v;
     s.count++;
   }
@@ -82,6 +105,8 @@ export class ServeMetrics {
   readonly predictions = new Counter('sluice_predictions_total', 'Predictions logged, by version and arm (shadow ones included).');
   readonly shadowDropped = new Counter('sluice_shadow_dropped_total', 'Shadow copies not scored (shadow queue full or failed).');
   readonly reloads = new Counter('sluice_reloads_total', 'Model swaps.');
+  /** The answered v2 infer request's series, held so each answer skips building their label keys. */
+  readonly v2Ok = { latency: this.latency.handle({ route: 'v2', code: '200' }), requests: this.requests.handle({ route: 'v2', code: '200' }) };
 
   render(set: ArmSet, log?: LogStats): string {
     const out = [this.latency.render(), this.batchSize.render(), this.requests.render(), this.rejections.render(), this.predictions.render(), this.shadowDropped.render(), this.reloads.render()];

@@ -41,8 +41,8 @@ export function registerV2(app: FastifyInstance, ctx: ServeContext): void {
       const v = versionFor(set, req.params as Params);
       return reply.send({ name: set.name, version: String(v.version), ready: true });
     });
-    // The body arrives as its text (JsonText): infer reads it with the fast v2 reader.
-    app.post(`${prefix}/infer`, { config: { jsonText: true } }, async (req, reply) => infer(ctx, req, reply));
+    // The body arrives unparsed (JsonText): infer reads it with the fast v2 reader.
+    app.post(`${prefix}/infer`, { config: { jsonText: true } }, (req, reply) => infer(ctx, req, reply));
   }
 }
 
@@ -79,8 +79,7 @@ async function infer(ctx: ServeContext, req: FastifyRequest, reply: FastifyReply
   if (req.body instanceof JsonText) {
     // The fast reader (float data straight into typed arrays) when the body is plain and valid for
     // the model; anything else, errors included, goes the JSON.parse way, which answers as it always did.
-    const text = req.body.text;
-    const fast = readV2Body(text);
+    const fast = readV2Body(req.body.bytes);
     if (fast) {
       try {
         c = check(ctx, set, p, req, fast);
@@ -88,7 +87,7 @@ async function infer(ctx: ServeContext, req: FastifyRequest, reply: FastifyReply
         c = undefined;
       }
     }
-    c ??= check(ctx, set, p, req, parseBody(text));
+    c ??= check(ctx, set, p, req, parseBody(req.body.text));
   } else c = check(ctx, set, p, req, req.body);
   const { body, key, arm, tensors, rows, wanted } = c;
   const v = arm.version;
@@ -97,14 +96,18 @@ async function infer(ctx: ServeContext, req: FastifyRequest, reply: FastifyReply
   const r = await v.score(work, timeout);
 
   const now = Date.now();
-  const ids = Array.from({ length: rows }, newPredictionId);
-  const records = (sv: ServedVersion, res: WorkResult) => ids.map((id, row) => record(sv, arm, id, now, key, fieldsOf(tensors, row), outputsOf(sv, res, row)));
-  write(ctx, () => records(v, r), arm.name);
-  shadowCopy(ctx, set, work, timeout, records);
+  const ids = new Array<string>(rows);
+  for (let i = 0; i < rows; i++) ids[i] = newPredictionId();
+  if (ctx.log) {
+    // Without a log neither the records nor the shadow copy exist: no closure on the answer's path.
+    const records = (sv: ServedVersion, res: WorkResult) => ids.map((id, row) => record(sv, arm, id, now, key, fieldsOf(tensors, row), outputsOf(sv, res, row)));
+    write(ctx, () => records(v, r), arm.name);
+    shadowCopy(ctx, set, work, timeout, records);
+  }
 
   const text = answerText(set.name, v.version, body.id, ids, arm.name, wanted, r, rows) ?? answerObject(set.name, v.version, body.id, ids, arm.name, wanted, r, rows);
-  ctx.metrics.latency.observe({ route: 'v2', code: '200' }, (performance.now() - t0) / 1000);
-  ctx.metrics.requests.inc({ route: 'v2', code: '200' });
+  ctx.metrics.v2Ok.latency.observe((performance.now() - t0) / 1000);
+  ctx.metrics.v2Ok.requests.inc();
   return reply.type('application/json').send(text);
 }
 
@@ -114,15 +117,16 @@ async function infer(ctx: ServeContext, req: FastifyRequest, reply: FastifyReply
  * ±Infinity: answerObject writes those.
  */
 export function answerText(model: string, version: number, id: unknown, ids: string[], arm: string, wanted: IoSig[], r: WorkResult, rows: number): string | undefined {
-  let out = `{"model_name":${JSON.stringify(model)},"model_version":"${version}"`;
+  let out = headText(model, version);
   if (typeof id === 'string') out += `,"id":${JSON.stringify(id)}`;
   out += ',"parameters":{"prediction_ids":[';
   for (let i = 0; i < ids.length; i++) out += `${i ? ',' : ''}"${ids[i]}"`; // UUIDs: nothing to escape
-  out += `],"arm":${JSON.stringify(arm)}},"outputs":[`;
+  out += armText(arm);
   for (let k = 0; k < wanted.length; k++) {
     const s = wanted[k]!;
     const d = r.outputs[s.name]!.data;
-    out += `${k ? ',' : ''}{"name":${JSON.stringify(s.name)},"datatype":"${DATATYPE[s.dtype]}","shape":[${rows}${s.rowShape.map((x) => `,${x}`).join('')}],"data":[`;
+    const [open, shapeRest] = outputText(s);
+    out += `${k ? ',' : ''}${open}${rows}${shapeRest}`;
     for (let i = 0; i < d.length; i++) {
       const x = Number(d[i]!);
       if (!Number.isFinite(x)) return undefined;
@@ -131,6 +135,29 @@ export function answerText(model: string, version: number, id: unknown, ids: str
     out += ']}';
   }
   return out + ']}';
+}
+
+// The answer's fixed parts, written once (the same few model versions, arms and outputs answer
+// every request): the last head and arm, and each output's text by its signature.
+let head = { model: '', version: -1, text: '' };
+let armPart = { arm: '', text: '' };
+const outputParts = new WeakMap<IoSig, [string, string]>();
+
+function headText(model: string, version: number): string {
+  if (head.model !== model || head.version !== version) head = { model, version, text: `{"model_name":${JSON.stringify(model)},"model_version":"${version}"` };
+  return head.text;
+}
+
+function armText(arm: string): string {
+  if (armPart.arm !== arm) armPart = { arm, text: `],"arm":${JSON.stringify(arm)}},"outputs":[` };
+  return armPart.text;
+}
+
+/** An output's text before its row count, and from there to its data: `{"name":…,"shape":[` and `,1],"data":[`. */
+function outputText(s: IoSig): [string, string] {
+  let t = outputParts.get(s);
+  if (!t) outputParts.set(s, (t = [`{"name":${JSON.stringify(s.name)},"datatype":"${DATATYPE[s.dtype]}","shape":[`, `${s.rowShape.map((x) => `,${x}`).join('')}],"data":[`]));
+  return t;
 }
 
 /** The answer as an object, serialized with the non-finite tokens TF Serving's JSON allows. */
@@ -164,22 +191,27 @@ function readInputs(v: ServedVersion, inputs: unknown): { tensors: Tensors; rows
   if (!Array.isArray(inputs) || !inputs.length) throw new FieldError('inputs', `a non-empty array of tensors {name, shape, datatype, data} (the model takes ${v.inputs.map((s) => s.name).join(', ')})`, inputs);
   const tensors: Tensors = {};
   let rows = -1;
-  inputs.forEach((inp: unknown, i) => {
-    const at = `inputs[${i}]`;
-    if (inp === null || typeof inp !== 'object' || Array.isArray(inp)) throw new FieldError(at, 'a tensor object {name, shape, datatype, data}', inp);
+  // A plain loop, the error texts built only for an error: this runs on every v2 request.
+  for (let i = 0; i < inputs.length; i++) {
+    const inp: unknown = inputs[i];
+    if (inp === null || typeof inp !== 'object' || Array.isArray(inp)) throw new FieldError(`inputs[${i}]`, 'a tensor object {name, shape, datatype, data}', inp);
     const { name, shape, datatype, data } = inp as Record<string, unknown>;
-    const sig = v.inputs.find((s) => s.name === name);
-    if (!sig) throw new FieldError(`${at}.name`, `one of ${v.inputs.map((s) => JSON.stringify(s.name)).join(', ')}`, name);
-    if (tensors[sig.name]) throw new FieldError(`${at}.name`, `each input once; ${JSON.stringify(name)} is repeated`);
-    if (datatype !== DATATYPE[sig.dtype]) throw new FieldError(`${at}.datatype`, `${JSON.stringify(DATATYPE[sig.dtype])} (input ${sig.name} is ${sig.dtype})`, datatype);
-    const want = `[N, ${sig.rowShape.join(', ')}] with 1 ≤ N ≤ ${MAX_ROWS}`;
-    if (!Array.isArray(shape) || shape.length !== sig.rowShape.length + 1 || !shape.every((d) => Number.isInteger(d))) throw new FieldError(`${at}.shape`, want, shape);
-    const n = shape[0] as number;
-    if (n < 1 || n > MAX_ROWS || sig.rowShape.some((d, k) => shape[k + 1] !== d)) throw new FieldError(`${at}.shape`, want, shape);
-    if (rows >= 0 && n !== rows) throw new FieldError(`${at}.shape`, `the same first dimension as the other inputs (${rows})`, shape);
+    let sig: IoSig | undefined;
+    for (const s of v.inputs) if (s.name === name) (sig ??= s);
+    if (!sig) throw new FieldError(`inputs[${i}].name`, `one of ${v.inputs.map((s) => JSON.stringify(s.name)).join(', ')}`, name);
+    if (tensors[sig.name]) throw new FieldError(`inputs[${i}].name`, `each input once; ${JSON.stringify(name)} is repeated`);
+    if (datatype !== DATATYPE[sig.dtype]) throw new FieldError(`inputs[${i}].datatype`, `${JSON.stringify(DATATYPE[sig.dtype])} (input ${sig.name} is ${sig.dtype})`, datatype);
+    const rank = sig.rowShape.length + 1;
+    let fits = Array.isArray(shape) && shape.length === rank;
+    for (let k = 0; fits && k < rank; k++) fits = Number.isInteger((shape as unknown[])[k]);
+    const n = fits ? ((shape as number[])[0] as number) : 0;
+    if (fits) fits = n >= 1 && n <= MAX_ROWS;
+    for (let k = 0; fits && k < sig.rowShape.length; k++) fits = (shape as number[])[k + 1] === sig.rowShape[k];
+    if (!fits) throw new FieldError(`inputs[${i}].shape`, `[N, ${sig.rowShape.join(', ')}] with 1 ≤ N ≤ ${MAX_ROWS}`, shape);
+    if (rows >= 0 && n !== rows) throw new FieldError(`inputs[${i}].shape`, `the same first dimension as the other inputs (${rows})`, shape);
     rows = n;
-    tensors[sig.name] = readData(sig, data, n, `${at}.data`);
-  });
+    tensors[sig.name] = readData(sig, data, n, `inputs[${i}].data`);
+  }
   const missing = v.inputs.find((s) => !tensors[s.name]);
   if (missing) throw new FieldError('inputs', `an input named ${JSON.stringify(missing.name)} (${DATATYPE[missing.dtype]}, shape [N, ${missing.rowShape.join(', ')}])`);
   return { tensors, rows };

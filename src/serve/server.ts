@@ -2,7 +2,7 @@
 // token rules, body limit and error answers. Binds 127.0.0.1 unless told otherwise; a token is
 // needed for admin endpoints always, and for inference and metrics when bound to another address.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest, LogController } from 'fastify';
 import { SluiceError } from '../core/errors.ts';
 import type { Project } from '../core/project.ts';
 import { Arms, type ArmsConfig } from './arms.ts';
@@ -14,6 +14,7 @@ import type { PredictionSink, ServeContext } from './predict.ts';
 import { registerTfServing } from './routes-tfserving.ts';
 import { registerV2 } from './routes-v2.ts';
 import { JsonText } from './v2-body.ts';
+import type { ServedVersion } from './version.ts';
 
 export interface ServeOptions extends ArmsConfig {
   project: Project;
@@ -74,19 +75,26 @@ export async function startServer(o: ServeOptions): Promise<SluiceServer> {
     ...(o.backend ? { backend: { ...o.backend, timeoutMs: o.timeoutMs } } : {}),
   });
   const ctx: ServeContext = { arms, metrics, log: o.log, timeoutMs: o.timeoutMs, abKey: o.abKey };
-  for (const v of arms.current.versions) v.batcher.onBatch = (rows) => metrics.batchSize.observe({ version: v.ref }, rows);
+  const countBatches = (v: ServedVersion) => {
+    const h = metrics.batchSize.handle({ version: v.ref });
+    v.batcher.onBatch = (rows) => h.observe(rows);
+  };
+  for (const v of arms.current.versions) countBatches(v);
   arms.onSwap = (_b, next) => {
     metrics.reloads.inc();
-    for (const v of next.versions) v.batcher.onBatch = (rows) => metrics.batchSize.observe({ version: v.ref }, rows);
+    for (const v of next.versions) countBatches(v);
   };
 
-  const app = Fastify({ logger: false, bodyLimit: o.bodyLimit ?? 1 << 20, keepAliveTimeout: 30_000 });
+  // No logger, so no request logging: without disableRequestLogging Fastify still builds each request's
+  // log objects (and reads its elapsed time) for the no-op logger.
+  const app = Fastify({ logger: false, logController: new LogController({ disableRequestLogging: true }), bodyLimit: o.bodyLimit ?? 1 << 20, keepAliveTimeout: 30_000 });
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+  // The body as bytes (Fastify's string mode is these bytes decoded as UTF-8, as here).
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
     // v2 infer reads its own body (a fast reader for tensor data, JSON.parse otherwise).
-    if ((req.routeOptions.config as { jsonText?: boolean } | undefined)?.jsonText) return done(null, new JsonText(body as string));
+    if ((req.routeOptions.config as { jsonText?: boolean } | undefined)?.jsonText) return done(null, new JsonText(body as Buffer));
     try {
-      done(null, parseBody(body as string));
+      done(null, parseBody((body as Buffer).toString('utf8')));
     } catch (e) {
       done(e as Error, undefined);
     }

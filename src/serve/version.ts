@@ -3,7 +3,7 @@
 // turned into tensors per batch with the compiled spec (the same transform as batch inference),
 // never per request, so the event loop does the column work once for many requests.
 import type { Project } from '../core/project.ts';
-import { type Backend, sliceRows, type Tensor, type Tensors } from '../model/backends/backend.ts';
+import { type Backend, type Tensor, type Tensors } from '../model/backends/backend.ts';
 import { OnnxBackend } from '../model/backends/onnx.ts';
 import { RemoteBackend } from '../model/backends/remote.ts';
 import { compileSpec, type CompiledSpec } from '../model/features/compile.ts';
@@ -18,8 +18,11 @@ export interface WorkResult {
   /** this job's rows of every output */
   outputs: Tensors;
   /** row → reason, for rows whose features failed (their outputs are meaningless) */
-  failed: Map<number, string>;
+  failed: ReadonlyMap<number, string>;
 }
+
+/** The failures of a job with none (most jobs): one empty map, read-only, shared. */
+const NO_FAILURES: ReadonlyMap<number, string> = new Map();
 
 export interface IoSig {
   name: string;
@@ -128,18 +131,28 @@ export class ServedVersion {
       failed = res.failed;
     } else inputs = concat(this.inputs, jobs as Extract<Work, { kind: 'tensors' }>[], rows);
     const outputs = await this.backend.run(inputs, rows);
-    const results: WorkResult[] = [];
+    // Each job's rows of each output (sliceRows, with the per-row shape worked out once per batch).
+    const outs = Object.entries(outputs).map(([name, t]) => {
+      const rowShape = t.dims.slice(1);
+      return { name, t, rowShape, per: rowShape.reduce((a, b) => a * b, 1) };
+    });
+    const results: WorkResult[] = new Array(jobs.length);
     let at = 0;
-    for (const j of jobs) {
+    for (let ji = 0; ji < jobs.length; ji++) {
+      const j = jobs[ji]!;
       const n = j.kind === 'fields' ? j.rows.length : j.rows;
       const o: Tensors = {};
-      for (const [k, t] of Object.entries(outputs)) o[k] = sliceRows(t, at, at + n);
-      const f = new Map<number, string>();
-      for (let i = 0; i < n; i++) {
-        const r = failed.get(at + i);
-        if (r !== undefined) f.set(i, r);
+      for (const x of outs) o[x.name] = { type: x.t.type, data: x.t.data.subarray(at * x.per, (at + n) * x.per) as Tensor['data'], dims: [n, ...x.rowShape] };
+      let f: ReadonlyMap<number, string> = NO_FAILURES;
+      if (failed.size) {
+        const m = new Map<number, string>();
+        for (let i = 0; i < n; i++) {
+          const r = failed.get(at + i);
+          if (r !== undefined) m.set(i, r);
+        }
+        f = m;
       }
-      results.push({ outputs: o, failed: f });
+      results[ji] = { outputs: o, failed: f };
       at += n;
     }
     return results;

@@ -1,5 +1,5 @@
 // The batcher on its own: preferred sizes cap a batch, what queues during a run leaves when it ends,
-// each job gets its own output back, and drain waits for running batches.
+// each job gets its own output back, drain waits for running batches, and queued jobs leave at their deadlines.
 import { expect, test } from 'vitest';
 import { Batcher } from '../../src/serve/batcher.ts';
 
@@ -39,5 +39,27 @@ test('drain resolves only after the running batch and the queued ones are done',
   expect(drained).toBe(false);
   await d;
   expect(sizes.reduce((a, x) => a + x, 0)).toBe(5);
+  expect(b.depth).toBe(0);
+});
+
+test('queued jobs leave at their own deadlines (a later job with a shorter one first); a started job finishes; the queue then runs', async () => {
+  const { sizes, run } = recorder(400);
+  const b = new Batcher(run, { maxBatch: 1, maxDelayUs: 0, queueLimit: 100 });
+  const t0 = performance.now();
+  const settle = (p: Promise<number>) => p.then((v) => ({ v, ms: performance.now() - t0 }), (e: Error) => ({ e: e.name, ms: performance.now() - t0 }));
+  const started = settle(b.submit(1, 1, 20)); // runs at once: its deadline no longer applies
+  const long = settle(b.submit(2, 1, 100));
+  const short = settle(b.submit(3, 1, 30));
+  const kept = settle(b.submit(4, 1, 5000));
+  const [a, l, s, k] = await Promise.all([started, long, short, kept]);
+  expect(a).toMatchObject({ v: 10 });
+  expect(s).toMatchObject({ e: 'DeadlineError' });
+  expect(l).toMatchObject({ e: 'DeadlineError' });
+  expect(s.ms).toBeGreaterThanOrEqual(29);
+  expect(s.ms).toBeLessThan(l.ms);
+  expect(l.ms).toBeGreaterThanOrEqual(99);
+  expect(l.ms).toBeLessThan(400); // before the running batch ended: it left the queue, it did not run
+  expect(k).toMatchObject({ v: 40 });
+  expect(sizes).toEqual([1, 1]);
   expect(b.depth).toBe(0);
 });

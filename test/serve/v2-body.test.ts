@@ -86,3 +86,30 @@ test('the hand-written v2 answer is the text JSON.stringify writes for the answe
   expect(answerText('m', 1, undefined, ids.slice(0, 1), 'main', sigs.slice(0, 1), nan, 1)).toBeUndefined();
   expect(answerObject('m', 1, undefined, ids.slice(0, 1), 'main', sigs.slice(0, 1), nan, 1)).toContain('"data":[NaN,Infinity]');
 });
+
+test('integer arrays (shapes), common keys and values, and bytes read as JSON.parse reads their text', () => {
+  for (const shape of ['[1,256]', '[ 2 , 3 ]', '[]', '[ ]', '[0]', '[0,7]', '[123456789012345]', '[1234567890123456789]', '[-1]', '[1.0]', '[1e2]', '[01]', '[1,]', '[,1]', '[1 2]', '[[1]]', '[1,"a"]', '[1', '[1,2']) {
+    const text = `{"id":"FP32","inputs":[{"name":"name","shape":${shape},"datatype":"INT64","parameters":{"shape":[4]},"data":[1]}],"outputs":[{"name":"data"}]}`;
+    let ref: Record<string, unknown> | undefined;
+    try {
+      ref = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      ref = undefined;
+    }
+    for (const body of [readV2Body(text), readV2Body(Buffer.from(text))]) {
+      if (!ref) {
+        expect(body, shape).toBeUndefined();
+        continue;
+      }
+      const [x] = body!.inputs as Record<string, unknown>[];
+      const [rx] = ref.inputs as Record<string, unknown>[];
+      expect({ ...body, inputs: undefined }, shape).toEqual({ ...ref, inputs: undefined });
+      expect({ ...x, data: undefined }, shape).toEqual({ ...rx, data: undefined });
+    }
+  }
+  // Non-ASCII text decodes from its own bytes as from the whole body's text.
+  const text = '{"id":"réq ✓","inputs":[{"name":"ẋ","data":[1]}],"ключ":"значение"}';
+  const body = readV2Body(Buffer.from(text))!;
+  expect({ ...body, inputs: undefined }).toEqual({ ...(JSON.parse(text) as object), inputs: undefined });
+  expect((body.inputs as { name: string }[])[0]!.name).toBe('ẋ');
+});
