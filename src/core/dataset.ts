@@ -83,14 +83,18 @@ export async function verifyManifest(dataDir: string, m: Manifest): Promise<void
   }
 }
 
-/** Describes a file just written under the data folder: rows (from Parquet metadata), bytes, sha256. */
-export async function describeFile(session: DuckSession, dataDir: string, relPath: string): Promise<FileEntry> {
+/**
+ * Describes a file just written under the data folder: rows (from Parquet metadata), bytes, sha256.
+ * `hashing`: the file's sha256 already being computed (started when the file was closed, so the
+ * hashing overlaps other work).
+ */
+export async function describeFile(session: DuckSession, dataDir: string, relPath: string, hashing?: Promise<string>): Promise<FileEntry> {
   const abs = safeJoin(dataDir, relPath);
   const [{ rows }] = (await session.all<{ rows: number }>(
     `SELECT COALESCE(SUM(num_rows), 0)::BIGINT AS rows FROM parquet_file_metadata(${lit(abs)})`,
   )) as [{ rows: number }];
   const st = statSync(abs);
-  const sha256 = await sha256File(abs);
+  const sha256 = await (hashing ?? sha256File(abs));
   verified.set(`${abs}|${st.size}|${st.mtimeMs}`, sha256);
   return { path: relPath, rows: Number(rows), bytes: st.size, sha256 };
 }

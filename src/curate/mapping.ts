@@ -39,15 +39,19 @@ function typeText(v: string, f: TargetField, m: FieldMap): { expr: string; expec
       let x = v;
       const th = m.number ? m.number.thousands : '';
       const dec = m.number?.decimal ?? '.';
-      if (th) x = `replace(${x}, ${lit(th)}, '')`;
+      // replace() builds a new string for every row: only rows holding the separator need it
+      if (th) x = `CASE WHEN contains(${x}, ${lit(th)}) THEN replace(${x}, ${lit(th)}, '') ELSE ${x} END`;
       if (dec !== '.') x = `replace(${x}, ${lit(dec)}, '.')`;
       return { expr: `TRY_CAST(${x} AS ${DUCK_TYPES[f.type]})`, expect: f.type === 'int' ? 'a whole number' : 'a number' };
     }
     case 'bool':
       // One CASE on lower(v): an IN list of six or more constants becomes a hash join in DuckDB's
-      // plan, which cost about twice as much here.
+      // plan, which cost about twice as much here. The usual spellings 'true' and 'false' are
+      // matched first as written, so lower() runs only on the other rows.
       return {
-        expr: `CASE lower(${v}) ${TRUE_WORDS.map((w) => `WHEN ${lit(w)} THEN true`).join(' ')} ${FALSE_WORDS.map((w) => `WHEN ${lit(w)} THEN false`).join(' ')} END`,
+        expr:
+          `CASE ${v} WHEN 'true' THEN true WHEN 'false' THEN false ELSE ` +
+          `CASE lower(${v}) ${TRUE_WORDS.map((w) => `WHEN ${lit(w)} THEN true`).join(' ')} ${FALSE_WORDS.map((w) => `WHEN ${lit(w)} THEN false`).join(' ')} END END`,
         expect: `one of ${[...TRUE_WORDS, ...FALSE_WORDS].join('/')}`,
       };
     case 'date':
@@ -129,22 +133,35 @@ export function compileMapping(p: Pipeline, s: Source, access: ColumnAccess, whe
     let unknownCheck: Check | undefined;
     if (m.values) {
       const entries = Object.entries(m.values);
-      // folded once, beside the source text, for both the lookup and the unknown-value check
-      const folded = ident(`__f_${f.name}`);
-      inputs.push(`lower(trim(${raw})) AS ${folded}`);
       const known = entries.map(([k, v]) => `WHEN ${lit(k.trim().toLowerCase())} THEN ${lit(String(v))}`).join(' ');
       const fallback = m.unknown === 'keep' ? inName : 'NULL';
-      const mapped = `CASE ${folded} ${known} ELSE ${fallback} END`;
-      const t = typeText(mapped, f, m);
-      typed = t.expr;
-      expect = t.expect;
-      if (m.unknown === 'reject') {
-        const allowed = [...new Set(entries.map(([k]) => k))].slice(0, 12).join(', ');
-        unknownCheck = {
-          // list_contains, not NOT IN: DuckDB turns a long IN list into a hash join
-          cond: `${inName} IS NOT NULL AND NOT list_contains([${entries.map(([k]) => lit(k.trim().toLowerCase())).join(', ')}], ${folded})`,
-          msg: `${lit(`${f.name}: unknown value `)} || ${quoteSql(inName)} || ${lit(` (expected one of ${allowed})`)}`,
-        };
+      const allowed = [...new Set(entries.map(([k]) => k))].slice(0, 12).join(', ');
+      const unknownMsg = `${lit(`${f.name}: unknown value `)} || ${quoteSql(inName)} || ${lit(` (expected one of ${allowed})`)}`;
+      if (f.type === 'string') {
+        // The text as written is looked up first among the keys' plain spellings (lower, UPPER,
+        // Capitalized), so only the other rows are folded with lower(trim(…)). A string field's
+        // mapped value is NULL exactly when the folded text is no key (every mapped value is a
+        // constant), so the unknown-value check reads the field instead of a folded column.
+        const exact = exactSpellings(entries);
+        const lookup = `CASE lower(trim(${inName})) ${known} ELSE ${fallback} END`;
+        typed = exact.length ? `CASE ${inName} ${exact.map(([w, v]) => `WHEN ${lit(w)} THEN ${lit(v)}`).join(' ')} ELSE ${lookup} END` : lookup;
+        expect = 'text';
+        if (m.unknown === 'reject') unknownCheck = { cond: `${inName} IS NOT NULL AND ${out} IS NULL`, msg: unknownMsg };
+      } else {
+        // folded once, beside the source text, for both the lookup and the unknown-value check
+        const folded = ident(`__f_${f.name}`);
+        inputs.push(`lower(trim(${raw})) AS ${folded}`);
+        const mapped = `CASE ${folded} ${known} ELSE ${fallback} END`;
+        const t = typeText(mapped, f, m);
+        typed = t.expr;
+        expect = t.expect;
+        if (m.unknown === 'reject') {
+          unknownCheck = {
+            // list_contains, not NOT IN: DuckDB turns a long IN list into a hash join
+            cond: `${inName} IS NOT NULL AND NOT list_contains([${entries.map(([k]) => lit(k.trim().toLowerCase())).join(', ')}], ${folded})`,
+            msg: unknownMsg,
+          };
+        }
       }
     } else if (access.text) {
       const t = typeText(inName, f, m);
@@ -159,7 +176,8 @@ export function compileMapping(p: Pipeline, s: Source, access: ColumnAccess, whe
     const value = m.default !== undefined ? `CASE WHEN ${inName} IS NULL THEN ${literal(m.default, f.type)} ELSE ${typed} END` : typed;
     typedList.push(`${value} AS ${out}`);
     if (unknownCheck) reasons.push(unknownCheck);
-    else reasons.push({ cond: `${inName} IS NOT NULL AND ${out} IS NULL`, msg: `${lit(`${f.name}: cannot read `)} || ${quoteSql(inName)} || ${lit(` as ${expect}`)}` });
+    // text kept as it is cannot fail to read (the field is the non-NULL source text): no check
+    else if (typed !== inName) reasons.push({ cond: `${inName} IS NOT NULL AND ${out} IS NULL`, msg: `${lit(`${f.name}: cannot read `)} || ${quoteSql(inName)} || ${lit(` as ${expect}`)}` });
     if (f.type === 'float' && !m.allow_nonfinite) reasons.push({ cond: `NOT isfinite(${out})`, msg: `${lit(`${f.name}: non-finite number `)} || ${quoteSql(inName)}` });
     if (!f.nullable) reasons.push({ cond: `${inName} IS NULL AND ${out} IS NULL`, msg: lit(`${f.name}: required, but empty`), gate: `${out} IS NULL` });
   }
@@ -171,6 +189,25 @@ export function compileMapping(p: Pipeline, s: Source, access: ColumnAccess, whe
     : 'NULL::VARCHAR';
   const outer = [...derived, `${reason} AS __reason`];
   return { inputs, typed: typedList, outer };
+}
+
+/**
+ * The spellings of a value map's keys that fold to the key unchanged (`us`, `US`, `Us` for the key
+ * `us`), with the value of the first key of each folded form, as DuckDB's CASE would pick it.
+ * Only keys of ASCII letters, digits, `_`, `-` and `.` qualify: lower(trim(x)) of those is exact.
+ */
+function exactSpellings(entries: [string, string | number | boolean][]): [string, string][] {
+  const first = new Map<string, string>();
+  for (const [k, v] of entries) {
+    const fk = k.trim().toLowerCase();
+    if (!first.has(fk)) first.set(fk, String(v));
+  }
+  const out = new Map<string, string>();
+  for (const [fk, v] of first) {
+    if (!/^[a-z0-9_.-]+$/.test(fk)) continue;
+    for (const w of [fk, fk.toUpperCase(), fk[0]!.toUpperCase() + fk.slice(1)]) if (!out.has(w)) out.set(w, v);
+  }
+  return [...out];
 }
 
 function quoteSql(x: string): string {

@@ -140,6 +140,8 @@ export interface CompiledRules {
   fired: string;
   /** SQL of the highest severity among fired review rules */
   severity: string;
+  /** some rule can fire in SQL for this source (otherwise every row's list of fired rules is empty) */
+  any: boolean;
 }
 
 /** Compiles the rules that apply to `source` (others are constant false). */
@@ -158,5 +160,6 @@ export function compileRules(rules: Rule[], source: string): CompiledRules {
     ? `CASE WHEN ${rules.map((_, i) => v(i)).join(' OR ')} THEN list_filter([${rules.map((r, i) => `CASE WHEN ${v(i)} THEN ${lit(r.id)} END`).join(', ')}], x -> x IS NOT NULL) ELSE []::VARCHAR[] END`
     : '[]::VARCHAR[]';
   const sev = rules.flatMap((r, i) => (r.action === 'review' ? [`CASE WHEN ${v(i)} THEN ${r.severity} ELSE 0 END`] : []));
-  return { flags, quarantine: msg('quarantine'), review: msg('review'), fired, severity: sev.length ? `greatest(${sev.join(', ')})` : '0' };
+  const any = rules.some((r, i) => applies[i] && violation(r, i) !== 'false');
+  return { flags, quarantine: msg('quarantine'), review: msg('review'), fired, severity: sev.length ? `greatest(${sev.join(', ')})` : '0', any };
 }

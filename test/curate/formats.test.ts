@@ -75,4 +75,50 @@ describe('sources of every format', () => {
     await project.catalog.resolve(parseRef('products'));
     expect(warnings).toEqual(['products@1: the licence of source typed (old-deal) expired on 2020-01-01']);
   });
+
+  it('reads value maps, booleans and thousands as written or folded, the same either way', async () => {
+    // Spellings as written ('us', 'US', 'Us') are looked up first; the rest ('uS', ' us ', 'M ')
+    // are folded; keys folding alike take the first key's value, on both paths.
+    writeFileSync(
+      join(dir, 'spell.csv'),
+      'n,country,kind,ok,amount\n1,us,m,true,"1,234.5"\n2,US,M,True,7\n3,Us,M ,FALSE,"12,0"\n4,uS,male,0,x\n5, us ,MALE,yes,\n6,zz,m,maybe,1\n',
+    );
+    const p = definePipeline({
+      target: 'spellings',
+      schema: [
+        { name: 'n', type: 'int' },
+        { name: 'country', type: 'string' },
+        { name: 'kind', type: 'string' },
+        { name: 'ok', type: 'bool' },
+        { name: 'amount', type: 'float' },
+      ],
+      sources: [
+        {
+          name: 's',
+          files: 'spell.csv',
+          map: {
+            country: { from: 'country', values: { us: 'US' } },
+            kind: { from: 'kind', values: { m: 'male', M: 'other', Male: 'male' } },
+            amount: { from: 'amount', number: { thousands: ',' } },
+          },
+        },
+      ],
+    });
+    const r = await curate(project, p, dir, new LocalRunner(await project.duck(), project.catalog));
+    const duck = await project.duck();
+    expect(await duck.all(`SELECT n, country, kind, ok, amount FROM (${scanSql(project.dataDir, r.manifest!)}) ORDER BY n`)).toEqual([
+      { n: 1, country: 'US', kind: 'male', ok: true, amount: 1234.5 },
+      { n: 2, country: 'US', kind: 'male', ok: true, amount: 7 },
+      { n: 3, country: 'US', kind: 'male', ok: false, amount: 120 },
+      { n: 5, country: 'US', kind: 'male', ok: true, amount: null },
+    ]);
+    const q = await project.catalog.resolve(parseRef('spellings-quarantine'));
+    expect(await duck.all(`SELECT line, reason FROM (${scanSql(project.dataDir, q)}) ORDER BY line`)).toEqual([
+      { line: 5, reason: 'amount: cannot read "x" as a number' },
+      {
+        line: 7,
+        reason: 'country: unknown value "zz" (expected one of us); ok: cannot read "maybe" as one of true/t/yes/y/1/on/false/f/no/n/0/off',
+      },
+    ]);
+  });
 });
