@@ -134,7 +134,7 @@ async function applyPredicates(ctx: TaskContext, input: IngestInput, out: TaskOu
   const rRel = `${ctx.outDir}/review-p.parquet`;
   await ctx.duck.run(
     `COPY (SELECT ${prefix} || __rec AS _id, {'source': ${lit(source.name)}, 'file': ${lit(input.file)}, 'record': __rec, 'line': __line} AS _source, ${fields.map(ident).join(', ')}, ` +
-      `concat_ws('; ', __review, __pr) AS reason, list_concat(__rules, COALESCE(string_split(__prules, chr(31)), [])) AS rules, ` +
+      `concat_ws('; ', __review, __pr) AS reason, list_concat(COALESCE(__rules, []::VARCHAR[]), COALESCE(string_split(__prules, chr(31)), [])) AS rules, ` +
       `CAST(greatest(COALESCE(__severity, 0), CASE WHEN __pr IS NOT NULL THEN __psev ELSE 0 END) AS INTEGER) AS severity ` +
       `FROM ${joined} WHERE __reason IS NULL AND __pq IS NULL AND (__review IS NOT NULL OR __pr IS NOT NULL) ORDER BY __rec) TO ${lit(abs(rRel))} (${parquetWriterOptions()})`,
   );

@@ -128,7 +128,7 @@ export const ingestStage: Stage = {
     // Rules run on rows the mapping could read: quarantine rules before review rules.
     const ruled =
       `SELECT *, CASE WHEN __reason IS NULL THEN ${rules.quarantine} END AS __rq, CASE WHEN __reason IS NULL THEN ${rules.review} END AS __rr, ` +
-      `CASE WHEN __reason IS NULL THEN ${rules.fired} ELSE []::VARCHAR[] END AS __rules, ${rules.severity} AS __sev ` +
+      `CASE WHEN __reason IS NULL THEN ${rules.fired} END AS __rules, ${rules.severity} AS __sev ` +
       `FROM (SELECT *${rules.flags.length ? ', ' + rules.flags.join(', ') : ''} FROM (${mappedSql}))`;
     const sql =
       `SELECT __rec, __line, ${fields.map(ident).join(', ')}, __reason, __review, __rules, CASE WHEN __review IS NOT NULL THEN __sev END AS __severity, ` +
@@ -203,6 +203,7 @@ export const ingestStage: Stage = {
       ...file,
       ...(deletes ? { deletes } : {}),
       lineage: { prefix: input.sha256.slice(0, 16), source: source.name, file: input.file, first: 1, record_column: '__rec', line_column: '__line' },
+      // __rules: the ids of the rules that fired, NULL when none did (parts written before 2026-11-28: [])
       hidden: ['__reason', '__review', '__rules', '__severity', '__raw'],
     };
     const accepted = file.rows - (deletes?.rows ?? 0);

@@ -136,7 +136,7 @@ export interface CompiledRules {
   quarantine: string;
   /** SQL of the review message */
   review: string;
-  /** SQL list of the ids of the rules that fired (any action) */
+  /** SQL list of the ids of the rules that fired (any action), NULL when none did */
   fired: string;
   /** SQL of the highest severity among fired review rules */
   severity: string;
@@ -155,10 +155,12 @@ export function compileRules(rules: Rule[], source: string): CompiledRules {
     // the message is built only for rows where one of these rules fired
     return parts.length ? `CASE WHEN ${mine.map(v).join(' OR ')} THEN NULLIF(concat_ws('; ', ${parts.join(', ')}), '') END` : 'NULL::VARCHAR';
   };
-  // The list is built only for rows where some rule fired (a lambda per row cost every row).
+  // The list is built only for rows where some rule fired (a lambda per row cost every row); the
+  // other rows get NULL, not an empty list, which Parquet writes for less (the bench's 1M-row part:
+  // about 4% less CPU for the whole mapping COPY).
   const fired = rules.length
-    ? `CASE WHEN ${rules.map((_, i) => v(i)).join(' OR ')} THEN list_filter([${rules.map((r, i) => `CASE WHEN ${v(i)} THEN ${lit(r.id)} END`).join(', ')}], x -> x IS NOT NULL) ELSE []::VARCHAR[] END`
-    : '[]::VARCHAR[]';
+    ? `CASE WHEN ${rules.map((_, i) => v(i)).join(' OR ')} THEN list_filter([${rules.map((r, i) => `CASE WHEN ${v(i)} THEN ${lit(r.id)} END`).join(', ')}], x -> x IS NOT NULL) END`
+    : 'NULL::VARCHAR[]';
   const sev = rules.flatMap((r, i) => (r.action === 'review' ? [`CASE WHEN ${v(i)} THEN ${r.severity} ELSE 0 END`] : []));
   const any = rules.some((r, i) => applies[i] && violation(r, i) !== 'false');
   return { flags, quarantine: msg('quarantine'), review: msg('review'), fired, severity: sev.length ? `greatest(${sev.join(', ')})` : '0', any };

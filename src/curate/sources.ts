@@ -95,8 +95,11 @@ export async function prepareInput(
     const relation = () =>
       // Only valid documents are parsed for values (CASE evaluates its branch for those rows only;
       // try() measured 3x slower); a valid document is an object when its first non-blank character is '{'.
-      `(SELECT *, __valid AND left(ltrim(__json), 1) = '{' AS __ok FROM ` +
-      `(SELECT *, CASE WHEN __valid THEN json_extract_string(__json, [${(paths.length ? paths : ['$.__none']).map(lit).join(', ')}]) END AS __vals FROM ` +
+      // The usual object line starts with '{' and needs no ltrim; the CASE picks the text to parse
+      // (NULL for an invalid document, which json_extract_string passes through) rather than the
+      // list it returns, which costs less to carry.
+      `(SELECT *, __valid AND CASE WHEN starts_with(__json, '{') THEN true ELSE left(ltrim(__json), 1) = '{' END AS __ok FROM ` +
+      `(SELECT *, json_extract_string(CASE WHEN __valid THEN __json END, [${(paths.length ? paths : ['$.__none']).map(lit).join(', ')}]) AS __vals FROM ` +
       `(SELECT *, json_valid(__json) AS __valid FROM ` +
       cleanFiles(
         files,
