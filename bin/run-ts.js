@@ -1,9 +1,8 @@
 #!/usr/bin/env node
-// Runs one TypeScript file (benchmarks, worker processors) through tsx's loader: `node bin/run-ts.js file.ts args…`.
-import { register } from 'tsx/esm/api';
+// Runs one TypeScript file (benchmarks, worker processors) through our loader (bin/ts-hooks.js): `node bin/run-ts.js file.ts args…`.
+import './ts-register.js';
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
-register();
 const file = process.argv[2];
 if (!file) { console.error('usage: run-ts.js <file.ts> [args…]'); process.exit(2); }
 process.argv.splice(1, 1);
