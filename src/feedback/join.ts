@@ -368,7 +368,7 @@ class Batch {
     if (!fresh.size) return seq;
     // a prediction decided in an earlier batch is a duplicate too (and a shadow quarantined as an orphan)
     const dups = await selectIn<{ prediction_id: string }>(this.tx, 'SELECT prediction_id FROM fb_predictions WHERE prediction_id IN (%IN%)', [...fresh.keys()]);
-    if (this.mem.shadowsOpen || [...fresh.keys()].some(isShadow)) dups.push(...(await selectIn<{ prediction_id: string }>(this.tx, 'SELECT prediction_id FROM fb_orphans WHERE prediction_id IN (%IN%)', [...fresh.keys()].filter(isShadow))));
+    dups.push(...(await selectIn<{ prediction_id: string }>(this.tx, 'SELECT prediction_id FROM fb_orphans WHERE prediction_id IN (%IN%)', [...fresh.keys()].filter(isShadow))));
     for (const { prediction_id } of dups) {
       fresh.delete(prediction_id);
       this.inc('prediction_duplicates');

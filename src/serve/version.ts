@@ -3,7 +3,7 @@
 // turned into tensors per batch with the compiled spec (the same transform as batch inference),
 // never per request, so the event loop does the column work once for many requests.
 import type { Project } from '../core/project.ts';
-import { type Backend, type Tensor, type Tensors } from '../model/backends/backend.ts';
+import { type Backend, sliceRows, type Tensor, type Tensors } from '../model/backends/backend.ts';
 import { OnnxBackend } from '../model/backends/onnx.ts';
 import { RemoteBackend } from '../model/backends/remote.ts';
 import { compileSpec, type CompiledSpec } from '../model/features/compile.ts';
@@ -131,18 +131,14 @@ export class ServedVersion {
       failed = res.failed;
     } else inputs = concat(this.inputs, jobs as Extract<Work, { kind: 'tensors' }>[], rows);
     const outputs = await this.backend.run(inputs, rows);
-    // Each job's rows of each output (sliceRows, with the per-row shape worked out once per batch).
-    const outs = Object.entries(outputs).map(([name, t]) => {
-      const rowShape = t.dims.slice(1);
-      return { name, t, rowShape, per: rowShape.reduce((a, b) => a * b, 1) };
-    });
+    const entries = Object.entries(outputs);
     const results: WorkResult[] = new Array(jobs.length);
     let at = 0;
     for (let ji = 0; ji < jobs.length; ji++) {
       const j = jobs[ji]!;
       const n = j.kind === 'fields' ? j.rows.length : j.rows;
       const o: Tensors = {};
-      for (const x of outs) o[x.name] = { type: x.t.type, data: x.t.data.subarray(at * x.per, (at + n) * x.per) as Tensor['data'], dims: [n, ...x.rowShape] };
+      for (const [k, t] of entries) o[k] = sliceRows(t, at, at + n);
       let f: ReadonlyMap<number, string> = NO_FAILURES;
       if (failed.size) {
         const m = new Map<number, string>();
