@@ -12,7 +12,7 @@ import { parquetWriterOptions } from '../io/parquet.ts';
 import type { Pipeline } from './pipeline.ts';
 import { mergeConflicts } from './conflicts.ts';
 import type { Rule } from './rules.ts';
-import { uniqueShuffleColumns } from './unique.ts';
+import { uniqueIdSql, uniqueKeysSql } from './unique.ts';
 
 export const DedupeSchema = z
   .object({
@@ -41,9 +41,6 @@ export function groupingOf(p: Pipeline): Dedupe | null {
 /** The SQL of a row's duplicate key over the mapped fields. */
 export function dedupeKey(p: Pipeline, d: Dedupe): string {
   const fields = d.key ?? p.schema.map((f) => f.name);
-  // A unique rule compares the key columns themselves in the reduce step, so its key only routes
-  // rows to a partition: a 64-bit hash does (md5 of JSON cost ~0.8 CPU-s per million rows).
-  if (p.rules.some((r) => r.unique)) return `hash(${fields.map(ident).join(', ')})`;
   return `md5(to_json([${fields.map((f) => `CAST(${ident(f)} AS VARCHAR)`).join(', ')}]))`;
 }
 
@@ -64,9 +61,10 @@ export async function shuffleAccepted(
   sourceIndex: number,
 ): Promise<Record<string, FileEntry[]>> {
   const unique = p.rules.find((r) => r.unique);
-  // A unique rule needs only the key and `_id` of each row (see unique.ts); dedupe moves whole rows.
-  const cols = unique ? uniqueShuffleColumns(unique) : '*';
-  const sql = `SELECT ${cols}, ${dedupeKey(p, d)} AS __dkey, ${unique ? '' : `${orderColumns(priority, sourceIndex)}, `}1 AS __run FROM (${partSql(dataDir, part)})`;
+  // A unique rule needs only the key and identity of each row (see unique.ts), routed by the key
+  // itself; dedupe moves whole rows.
+  if (unique) return writeShuffle(duck, dataDir, outDir, uniqueKeysSql(dataDir, part, unique), unique.unique!, d.partitions);
+  const sql = `SELECT *, ${dedupeKey(p, d)} AS __dkey, ${orderColumns(priority, sourceIndex)}, 1 AS __run FROM (${partSql(dataDir, part)})`;
   return writeShuffle(duck, dataDir, outDir, sql, ['__dkey'], d.partitions);
 }
 
@@ -90,21 +88,18 @@ export async function reduceDuplicates(
   dropped: number;
   superseded: number;
 }> {
+  const unique = p.rules.find((r) => r.unique);
+  if (unique) return uniqueOutcome(duck, dataDir, outDir, unique, d, partition, inputs, head);
   const sources: string[] = [];
   if (inputs.length) sources.push(`SELECT * FROM ${readShuffle(dataDir, inputs)}`);
   // Rows already in the dataset take part too (run 0: they were seen first).
   if (head && head.parts.length) {
-    const unique = p.rules.find((r) => r.unique);
-    const ord = unique ? '' : `0 AS __priority, -1 AS __src, _source.file AS __file, _source.record AS __recno, `;
-    sources.push(
-      `SELECT * FROM (SELECT ${unique ? uniqueShuffleColumns(unique) : '*'}, ${dedupeKey(p, d)} AS __dkey, ${ord}0 AS __run FROM (${scanSql(dataDir, head)})) WHERE hash(__dkey) % ${d.partitions} = ${partition}`,
-    );
+    const ord = `0 AS __priority, -1 AS __src, _source.file AS __file, _source.record AS __recno, `;
+    sources.push(`SELECT * FROM (SELECT *, ${dedupeKey(p, d)} AS __dkey, ${ord}0 AS __run FROM (${scanSql(dataDir, head)})) WHERE hash(__dkey) % ${d.partitions} = ${partition}`);
   }
   if (!sources.length) return { part: null, duplicates: null, review: null, reviewRecords: 0, quarantine: null, quarantineRecords: 0, dropped: 0, superseded: 0 };
   const all = sources.join(' UNION ALL BY NAME ');
   const t = `dedupe_${outDir.replace(/[^A-Za-z0-9]/g, '_').slice(-40)}`;
-  const unique = p.rules.find((r) => r.unique);
-  if (unique) return uniqueOutcome(duck, dataDir, outDir, unique, all, t);
   // With conflicts, duplicates are looked for within each source; sources are merged afterwards.
   const within = p.conflicts ? '__dkey, _source.source' : '__dkey';
   const order =
@@ -162,15 +157,26 @@ export async function reduceDuplicates(
  * sort); the `_id`s of the rows that hold them go to one small file, in the slot of the rule's
  * action, and the commit (unique.ts) takes them out of their parts. A warn rule moves nothing.
  */
-async function uniqueOutcome(duck: DuckSession, dataDir: string, outDir: string, rule: Rule, all: string, t: string) {
-  const keys = ident(`${t}_k`);
+async function uniqueOutcome(duck: DuckSession, dataDir: string, outDir: string, rule: Rule, d: Dedupe, partition: number, inputs: FileEntry[], head: Manifest | null) {
+  const none = { part: null, duplicates: null, review: null, reviewRecords: 0, quarantine: null, quarantineRecords: 0, dropped: 0, superseded: 0 };
+  if (rule.action === 'warn') return none;
   const key = rule.unique!.map(ident);
+  const sources: string[] = [];
+  if (inputs.length) sources.push(`SELECT *, 1 AS __run FROM ${readShuffle(dataDir, inputs)}`);
+  // Rows already in the dataset take part too (run 0), routed as the shuffle routed the new ones.
+  if (head && head.parts.length) {
+    const rows = head.parts.map((part) => `(${uniqueKeysSql(dataDir, part, rule)})`).join(' UNION ALL BY NAME ');
+    sources.push(`SELECT *, 0 AS __run FROM (${rows}) WHERE hash(${key.join(', ')}) % ${d.partitions} = ${partition}`);
+  }
+  if (!sources.length) return none;
+  const all = sources.join(' UNION ALL BY NAME ');
+  const keys = ident(`dedupe_${outDir.replace(/[^A-Za-z0-9]/g, '_').slice(-40)}_k`);
   const same = key.map((k) => `a.${k} IS NOT DISTINCT FROM k.${k}`).join(' AND ');
-  const none = { part: null, duplicates: null, review: null, reviewRecords: 0, quarantine: null, quarantineRecords: 0, dropped: 0 };
-  if (rule.action === 'warn') return { ...none, superseded: 0 };
   await duck.run(`CREATE OR REPLACE TEMP TABLE ${keys} AS SELECT ${key.join(', ')} FROM (${all}) GROUP BY ALL HAVING count(*) > 1`);
   const rel = `${outDir}/broken-0.parquet`;
-  await duck.run(`COPY (SELECT a._id, a.__run FROM (${all}) a SEMI JOIN ${keys} k ON ${same} ORDER BY a._id) TO ${lit(safeJoin(dataDir, rel))} (${parquetWriterOptions()})`);
+  await duck.run(
+    `COPY (SELECT ${uniqueIdSql('a')} AS _id, a.__run, a.__p, a.__rec FROM (${all}) a SEMI JOIN ${keys} k ON ${same} ORDER BY _id) TO ${lit(safeJoin(dataDir, rel))} (${parquetWriterOptions()})`,
+  );
   await duck.run(`DROP TABLE ${keys}`);
   const [{ fresh, old }] = (await duck.all<{ fresh: number; old: number }>(
     `SELECT count(*) FILTER (WHERE __run = 1)::BIGINT AS fresh, count(*) FILTER (WHERE __run = 0)::BIGINT AS old FROM read_parquet(${lit(safeJoin(dataDir, rel))})`,

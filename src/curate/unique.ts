@@ -1,5 +1,5 @@
-// The unique rule without moving the rows: the shuffle carries only each row's key and `_id`, the
-// reduce finds the `_id`s whose key repeats, and the commit removes those rows from their parts
+// The unique rule without moving the rows: the shuffle carries only each row's key and identity
+// (its `_id` prefix and record number), the reduce finds the `_id`s whose key repeats, and the commit removes those rows from their parts
 // with deletion files and writes them, whole, to the quarantine or the review file. The rows are
 // read and written once (by the ingest), instead of again through the shuffle and the reduce.
 import { mkdirSync } from 'node:fs';
@@ -12,8 +12,44 @@ import { parquetWriterOptions } from '../io/parquet.ts';
 import type { IngestConfig } from './ingest-stage.ts';
 import { describeRule, type Rule } from './rules.ts';
 
-/** The columns a unique rule's shuffle rows carry (besides the routing key). */
-export const uniqueShuffleColumns = (r: Rule): string => [...r.unique!.map(ident), '_id'].join(', ');
+/**
+ * A part's live rows as a unique rule's shuffle and reduce read them: the key columns and the row's
+ * identity as `__p`, the `_id` prefix (`<sha256 prefix>:`), and `__rec`, its record number — two
+ * columns a Parquet file stores almost for free, where an `_id` string per row cost a concatenation
+ * and its bytes for every row. A part without lineage stores `_id`: it goes in `__p`, `__rec` NULL.
+ */
+export function uniqueKeysSql(dataDir: string, part: Part, rule: Rule): string {
+  const key = rule.unique!.map(ident).join(', ');
+  const l = part.lineage;
+  if (!l) return `SELECT ${key}, _id AS __p, NULL::BIGINT AS __rec FROM (${partSql(dataDir, part)})`;
+  const from = `read_parquet(${abs(dataDir, part.path)}, file_row_number = true)`;
+  const live = part.deletes ? ` WHERE file_row_number NOT IN (SELECT pos FROM read_parquet(${abs(dataDir, part.deletes.path)}))` : '';
+  return `SELECT ${key}, ${lit(l.prefix + ':')} AS __p, ${recSql(part)} AS __rec FROM ${from}${live}`;
+}
+
+/** The `_id` of a row of `uniqueKeysSql`, built only for the rows that break the rule. */
+export const uniqueIdSql = (a: string) => `CASE WHEN ${a}.__rec IS NULL THEN ${a}.__p ELSE ${a}.__p || ${a}.__rec END`;
+
+const abs = (dataDir: string, rel: string) => lit(safeJoin(dataDir, rel));
+
+/** A lineage part's record number, over `read_parquet(…, file_row_number = true)`. */
+function recSql(p: Part): string {
+  const l = p.lineage!;
+  return l.record_column ? ident(l.record_column) : `(file_row_number + ${l.first})`;
+}
+
+/** `_id`, `_source` and the fields of a lineage part's rows copied to `table` (as partSql reads them). */
+function lineageRowsSql(p: Part, table: string): string {
+  const l = p.lineage!;
+  const rec = recSql(p);
+  const line = l.line_column ? `, 'line': ${ident(l.line_column)}` : '';
+  const own = [l.record_column, l.line_column].filter((c): c is string => Boolean(c));
+  const exclude = ['file_row_number', ...(p.hidden ?? []), ...own];
+  return (
+    `SELECT ${lit(l.prefix + ':')} || ${rec} AS _id, {'source': ${lit(l.source)}, 'file': ${lit(l.file)}, 'record': ${rec}${line}} AS _source, ` +
+    `* EXCLUDE (${exclude.map(ident).join(', ')}) FROM ${ident(table)}`
+  );
+}
 
 /** `_id` of a part's rows as SQL over `read_parquet(…, file_row_number = true)`. */
 function idSql(p: Part): string {
@@ -47,14 +83,31 @@ export async function commitUnique(
   let parts: Part[] = [...(reuse && head ? head.parts : []), ...mapParts];
   const dir = `${plan.dataset}/runs/${plan.runId}/commit`;
   mkdirSync(safeJoin(dataDir, dir), { recursive: true });
-  const t = ident(`unique_${plan.runId.replace(/[^A-Za-z0-9]/g, '_')}`);
-  await duck.run(`CREATE OR REPLACE TEMP TABLE ${t} AS ${brokenFiles.length ? `SELECT _id, __run FROM read_parquet([${brokenFiles.map((f) => abs(f.path)).join(', ')}])` : 'SELECT NULL::VARCHAR AS _id, 0 AS __run WHERE false'}`);
-  const prefixes = new Set((await duck.all<{ p: string }>(`SELECT DISTINCT left(_id, 16) AS p FROM ${t}`)).map((r) => r.p));
-  const hit = (p: Part) => !p.lineage || prefixes.has(p.lineage.prefix);
+  const name = `unique_${plan.runId.replace(/[^A-Za-z0-9]/g, '_')}`;
+  const t = ident(name);
+  await duck.run(
+    `CREATE OR REPLACE TEMP TABLE ${t} AS ${brokenFiles.length ? `SELECT _id, __p, __rec FROM read_parquet([${brokenFiles.map((f) => abs(f.path)).join(', ')}])` : 'SELECT NULL::VARCHAR AS _id, NULL::VARCHAR AS __p, NULL::BIGINT AS __rec WHERE false'}`,
+  );
+  // rows of lineage parts are found by their record number (an integer join), per `_id` prefix
+  const prefixes = new Set((await duck.all<{ p: string }>(`SELECT DISTINCT __p AS p FROM ${t} WHERE __rec IS NOT NULL`)).map((r) => r.p));
+  const hit = (p: Part) => !p.lineage || prefixes.has(p.lineage.prefix + ':');
   const fields = pipeline.schema.map((f) => f.name);
   const message = lit(`rule ${rule.id}: ${describeRule(rule)}`);
-  const touched = parts.filter(hit);
-  const wholeRows = touched.length ? touched.map((p) => `SELECT * FROM (${partSql(dataDir, p)}) WHERE _id IN (SELECT _id FROM ${t})`).join(' UNION ALL BY NAME ') : null;
+  // Each touched part is read once: its broken rows, whole and with their positions, into a temp
+  // table that gives both the quarantine or review rows and the deletion file.
+  const copies = new Map<number, string>();
+  for (const [i, p] of parts.entries()) {
+    if (!p.lineage || !hit(p)) continue;
+    const c = `${name}_${i}`;
+    await duck.run(
+      `CREATE OR REPLACE TEMP TABLE ${ident(c)} AS SELECT * FROM read_parquet(${abs(p.path)}, file_row_number = true) ` +
+        `WHERE ${recSql(p)} IN (SELECT __rec FROM ${t} WHERE __p = ${lit(p.lineage.prefix + ':')})`,
+    );
+    copies.set(i, c);
+  }
+  const rowsOf = (p: Part, i: number) => (p.lineage ? lineageRowsSql(p, copies.get(i)!) : `SELECT * FROM (${partSql(dataDir, p)}) WHERE _id IN (SELECT __p FROM ${t} WHERE __rec IS NULL)`);
+  const touched = [...parts.entries()].filter(([, p]) => hit(p));
+  const wholeRows = touched.length ? touched.map(([i, p]) => rowsOf(p, i)).join(' UNION ALL BY NAME ') : null;
   const rel = `${dir}/${slot}-unique.parquet`;
   const select =
     slot === 'quarantine'
@@ -63,19 +116,27 @@ export async function commitUnique(
   if (wholeRows) await duck.run(`COPY (${select} FROM (${wholeRows}) ORDER BY _id) TO ${abs(rel)} (${parquetWriterOptions()})`);
   const whole = wholeRows ? await describeFile(duck, dataDir, rel) : null;
   // Deletion files: the part's own (if any) plus the positions of its broken rows.
-  parts = await Promise.all(
-    parts.map(async (p, i) => {
-      if (!hit(p)) return p;
-      const scan = `read_parquet(${abs(p.path)}, file_row_number = true)`;
-      const pos = `SELECT file_row_number AS pos FROM ${scan} WHERE ${idSql(p)} IN (SELECT _id FROM ${t})`;
-      const [{ n }] = (await duck.all<{ n: number }>(`SELECT count(*)::BIGINT AS n FROM (${pos})`)) as [{ n: number }];
-      if (Number(n) === 0) return p;
-      const dRel = `${dir}/deletes-${i}.parquet`;
-      const old = p.deletes ? `SELECT pos FROM read_parquet(${abs(p.deletes.path)}) UNION ` : '';
-      await duck.run(`COPY (SELECT pos FROM (${old}${pos}) ORDER BY pos) TO ${abs(dRel)} (${parquetWriterOptions()})`);
-      return { ...p, deletes: await describeFile(duck, dataDir, dRel) };
-    }),
-  );
+  const next: Part[] = [];
+  for (const [i, p] of parts.entries()) {
+    if (!hit(p)) {
+      next.push(p);
+      continue;
+    }
+    const pos = copies.has(i)
+      ? `SELECT file_row_number AS pos FROM ${ident(copies.get(i)!)}`
+      : `SELECT file_row_number AS pos FROM read_parquet(${abs(p.path)}, file_row_number = true) WHERE ${idSql(p)} IN (SELECT __p FROM ${t} WHERE __rec IS NULL)`;
+    const [{ n }] = (await duck.all<{ n: number }>(`SELECT count(*)::BIGINT AS n FROM (${pos})`)) as [{ n: number }];
+    if (Number(n) === 0) {
+      next.push(p);
+      continue;
+    }
+    const dRel = `${dir}/deletes-${i}.parquet`;
+    const old = p.deletes ? `SELECT pos FROM read_parquet(${abs(p.deletes.path)}) UNION ` : '';
+    await duck.run(`COPY (SELECT pos FROM (${old}${pos}) ORDER BY pos) TO ${abs(dRel)} (${parquetWriterOptions()})`);
+    next.push({ ...p, deletes: await describeFile(duck, dataDir, dRel) });
+  }
+  parts = next;
+  for (const c of copies.values()) await duck.run(`DROP TABLE ${ident(c)}`);
   await duck.run(`DROP TABLE ${t}`);
   const swap = (fs: FileEntry[]) => [...fs.filter((f) => !narrow.has(f.path)), ...(whole && whole.rows > 0 ? [whole] : [])];
   const extra = { ...draft.extra, ...(slot === 'review' ? { review_files: swap((draft.extra?.review_files as FileEntry[] | undefined) ?? []) } : {}) };
