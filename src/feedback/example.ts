@@ -55,6 +55,10 @@ class Example implements FeedbackExample {
 
 const FIXED = Object.keys(FEEDBACK_COLUMNS);
 const clashes = (k: string) => k in FEEDBACK_COLUMNS || k.startsWith('_');
+/** The dataset column of the logged field `k`. */
+export const fieldColumn = (k: string): string => (clashes(k) ? `field_${k}` : k);
+/** The columns of an example's row besides its logged fields. */
+export const ROW_COLUMNS: readonly string[] = ['_id', '_ord', ...FIXED];
 const MAYBE_CLASH = new RegExp(`"(?:_|(?:${FIXED.join('|')})":)`);
 const num = (x: number | null) => (x === null || !Number.isFinite(x) ? 'null' : String(x));
 const str = (x: string | null) => (x === null ? 'null' : JSON.stringify(x));
@@ -64,7 +68,7 @@ export function flatRow(p: PredRow): Record<string, unknown> {
   const e = toExample(p);
   const row: Record<string, unknown> = { _id: `feedback:${e.prediction_id}`, _ord: p.ord };
   for (const c of FIXED) row[c] = e[c as keyof typeof e];
-  for (const [k, v] of Object.entries(e.fields)) row[clashes(k) ? `field_${k}` : k] = v;
+  for (const [k, v] of Object.entries(e.fields)) row[fieldColumn(k)] = v;
   return row;
 }
 

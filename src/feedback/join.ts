@@ -16,7 +16,8 @@ import type { EventLog, LogEntry } from '../log/event-log.ts';
 import { phaseClock, type PhaseClock } from '../engine/profile.ts';
 import { forUpdate, type Param, type SqlDb, type SqlTx } from '../store/sql.ts';
 import { classify, closeAt, matches, rulesOf, SHADOW, shadowMatches, type Disposition, type JoinEvent, type PredState, type Rules } from './decide.ts';
-import { flatLine, toExample } from './example.ts';
+import { fieldColumn, flatLine, ROW_COLUMNS, toExample } from './example.ts';
+import { FieldTypes, type FieldTypeMap } from './field-types.ts';
 import { checkPrediction, pickedScore, type PredColumns } from './predictions.ts';
 import type { FeedbackExample } from './records.ts';
 import { makeScrubber, mergeRules, type Scrubber } from './scrub.ts';
@@ -270,7 +271,7 @@ export class FeedbackJoin {
 function openRow(c: PredColumns, ord: number, close_at: number, pw_before: number | null): PredRow {
   return {
     prediction_id: c.prediction_id, ord, tp: c.tp, close_at, pw_before, model: c.model, version: c.version, arm: c.arm, score: c.score,
-    shown: c.shown, fields: c.fields, label: null, decided_at: null, event_id: null, event_type: null, picked_position: null, text: null,
+    shown: c.shown, fields: c.fields, shape: c.shape, label: null, decided_at: null, event_id: null, event_type: null, picked_position: null, text: null,
     scrub_rules: null, batch: null,
   };
 }
@@ -280,11 +281,13 @@ function openRow(c: PredColumns, ord: number, close_at: number, pw_before: numbe
  * made: each line dies young, where a batch of line strings joined at the end outlived the young
  * generation and cost full collections (a third of the time of making them).
  */
-function ndjson(rows: readonly PredRow[]): Buffer {
+function ndjson(rows: readonly PredRow[]): { lines: Buffer; types: FieldTypeMap | null } {
+  const types = new FieldTypes(ROW_COLUMNS);
   let buf = Buffer.allocUnsafe(Math.max(1 << 16, rows.length * 512));
   let n = 0;
   for (const p of rows) {
     const line = flatLine(p);
+    types.addShape(p.shape, fieldColumn);
     if (n + line.length * 3 + 1 > buf.length) {
       const bigger = Buffer.allocUnsafe(Math.max(buf.length * 2, n + line.length * 3 + 1));
       buf.copy(bigger, 0, 0, n);
@@ -293,7 +296,7 @@ function ndjson(rows: readonly PredRow[]): Buffer {
     if (n) buf[n++] = 10;
     n += buf.write(line, n, 'utf8');
   }
-  return buf.subarray(0, n);
+  return { lines: buf.subarray(0, n), types: types.result() };
 }
 
 /** The work of one step, inside its transaction. */
@@ -540,12 +543,13 @@ class Batch {
     await insertMany(tx, 'fb_predictions', [...DECIDED_COLUMNS], all.map((p) => DECIDED_COLUMNS.map((c) => p[c] as Param)));
     this.clock.lap('write decided');
     if (all.length) {
-      const lines = ndjson(all);
+      const { lines, types } = ndjson(all);
       this.clock.lap('example lines');
       // SQLite stores the UTF-8 bytes as they are (a BLOB: no string to encode now or decode when
       // published); PostgreSQL's column is text.
       const blob = this.db === 'sqlite' ? (lines as unknown as Param) : lines.toString('utf8');
-      await tx.run('INSERT INTO fb_outbox (batch, n, lines) VALUES (?, ?, ?)', [this.batch, all.length, blob]);
+      // the field columns' types (null: not known here), so the publish need not infer them
+      await tx.run('INSERT INTO fb_outbox (batch, n, lines, types) VALUES (?, ?, ?, ?)', [this.batch, all.length, blob, types && JSON.stringify(types)]);
     }
     this.clock.lap('write examples');
     if (accumulate && all.length) await accumulate(tx, all.map(toExample));

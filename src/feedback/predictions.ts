@@ -1,5 +1,6 @@
 // A logged prediction checked and turned into the columns the join keeps (its score, the shown
 // list's scores for a picked position, its fields as JSON), or the reason it is quarantined.
+import { shapeOf, type Shape } from './field-types.ts';
 import type { PredictionRecord } from './records.ts';
 
 export interface PredColumns {
@@ -12,6 +13,8 @@ export interface PredColumns {
   /** JSON array of the shown candidates' scores by position, or null */
   shown: string | null;
   fields: string;
+  /** the fields' keys and kinds of value (their dataset columns' types) */
+  shape: Shape;
 }
 
 /** A finite number, or the first element of an array of numbers. */
@@ -35,6 +38,7 @@ export function checkPrediction(raw: unknown): { ok: true; cols: PredColumns } |
   if (typeof r.prediction_id !== 'string' || !r.prediction_id || r.prediction_id.length > 256) return { ok: false, reason: 'prediction_id: expected a non-empty string' };
   if (typeof r.time !== 'number' || !Number.isFinite(r.time)) return { ok: false, reason: 'time: expected epoch milliseconds' };
   if (typeof r.model !== 'string' || !Number.isInteger(r.version)) return { ok: false, reason: 'model/version: expected a name and an integer version' };
+  const fields = r.fields && typeof r.fields === 'object' ? r.fields : {};
   let shown: string | null = null;
   if (Array.isArray(r.shown)) {
     const scores: number[] = [];
@@ -51,7 +55,8 @@ export function checkPrediction(raw: unknown): { ok: true; cols: PredColumns } |
       arm: typeof r.arm === 'string' ? r.arm : 'main',
       score: baseScore(r),
       shown,
-      fields: JSON.stringify(r.fields && typeof r.fields === 'object' ? r.fields : {}),
+      fields: JSON.stringify(fields),
+      shape: shapeOf(fields),
     },
   };
 }

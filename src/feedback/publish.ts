@@ -16,6 +16,8 @@ import type { Project } from '../core/project.ts';
 import { ident, lit } from '../engine/duckdb.ts';
 import { phaseClock } from '../engine/profile.ts';
 import type { SqlDb } from '../store/sql.ts';
+import { FieldTypes, type FieldTypeMap } from './field-types.ts';
+import { ROW_COLUMNS } from './example.ts';
 import { FEEDBACK_COLUMNS } from './records.ts';
 import { readProgress } from './state.ts';
 
@@ -68,14 +70,16 @@ async function writePart(project: Project, db: SqlDb, dataset: string, range: { 
     const clock = phaseClock();
     const ws = createWriteStream(tmpJson);
     let n = 0;
+    const types = new FieldTypes(ROW_COLUMNS);
     // The outbox holds one row per batch: its examples as NDJSON lines, made when they were decided.
     let after = range.from;
     for (;;) {
       // lines: UTF-8 bytes (SQLite), or text (PostgreSQL, and SQLite outboxes written before)
-      const page = await db.all<{ batch: number; n: number; lines: string | Uint8Array }>('SELECT batch, n, lines FROM fb_outbox WHERE batch > ? AND batch <= ? ORDER BY batch LIMIT 8', [after, range.to]);
+      const page = await db.all<{ batch: number; n: number; lines: string | Uint8Array; types: string | null }>('SELECT batch, n, lines, types FROM fb_outbox WHERE batch > ? AND batch <= ? ORDER BY batch LIMIT 8', [after, range.to]);
       clock.lap('read outbox');
       if (!page.length) break;
       for (const r of page) {
+        types.addAll(r.types === null ? null : (JSON.parse(r.types) as FieldTypeMap));
         if (typeof r.lines !== 'string') ws.write(r.lines);
         if (!ws.write(typeof r.lines === 'string' ? r.lines + '\n' : '\n')) await once(ws, 'drain');
         n += Number(r.n);
@@ -90,13 +94,19 @@ async function writePart(project: Project, db: SqlDb, dataset: string, range: { 
     const fixed = Object.entries(FEEDBACK_COLUMNS).map(([c, t]) =>
       t === 'TIMESTAMP' ? `epoch_ms(CAST(${ident(c)} AS BIGINT)) AS ${ident(c)}` : `CAST(${ident(c)} AS ${t}) AS ${ident(c)}`,
     );
-    const src = `read_json(${lit(tmpJson)}, format = 'newline_delimited', sample_size = -1)`;
+    // With the field columns' types known, one pass over the lines; else DuckDB infers them from all
+    // of them (another whole pass: a sample could miss a field or a type).
+    const known = types.result(true);
+    const given = known && Object.entries({ ...rowTypes(), ...known }).map(([c, t]) => `${lit(c)}: ${lit(t)}`).join(', ');
+    const src = given
+      ? `read_json(${lit(tmpJson)}, format = 'newline_delimited', columns = {${given}})`
+      : `read_json(${lit(tmpJson)}, format = 'newline_delimited', sample_size = -1)`;
     await duck.run(
       `COPY (SELECT CAST(_id AS VARCHAR) AS _id, {'source': 'feedback', 'file': 'predictions', 'record': CAST(_ord AS BIGINT)} AS _source, ${fixed.join(', ')},
         * EXCLUDE (_id, _ord, ${Object.keys(FEEDBACK_COLUMNS).map(ident).join(', ')}) FROM ${src} ORDER BY prediction_id)
        TO ${lit(tmpParquet)} (FORMAT parquet, COMPRESSION zstd)`,
     );
-    clock.lap('DuckDB NDJSON → Parquet');
+    clock.lap(`DuckDB NDJSON → Parquet (${given ? 'types given' : 'types inferred'})`);
     const schema = (await duck.describe(`SELECT * FROM read_parquet(${lit(tmpParquet)})`)).map((c) => ({ name: c.name, type: c.type, nullable: true }));
     renameSync(tmpParquet, abs);
     const manifestPart = await describeFile(duck, project.dataDir, rel);
@@ -107,6 +117,16 @@ async function writePart(project: Project, db: SqlDb, dataset: string, range: { 
     rmSync(tmpJson, { force: true });
     rmSync(tmpParquet, { force: true });
   }
+}
+
+/**
+ * The row's own columns as read from the lines: text as VARCHAR, numbers as DOUBLE (the query casts
+ * them to their dataset types, as it casts what read_json infers).
+ */
+function rowTypes(): Record<string, string> {
+  const out: Record<string, string> = { _id: 'VARCHAR', _ord: 'BIGINT' };
+  for (const [c, t] of Object.entries(FEEDBACK_COLUMNS)) out[c] = t === 'VARCHAR' ? 'VARCHAR' : 'DOUBLE';
+  return out;
 }
 
 async function commitPart(project: Project, dataset: string, part: Manifest['parts'][number], schema: Manifest['schema'], runId: string, range: { from: number; to: number }): Promise<Manifest> {

@@ -1,6 +1,6 @@
 // The join's durable state (SQLite at .sluice/feedback.db, or the project's PostgreSQL): the two log
 // cursors and watermarks, decided predictions with their labels, the outbox the publisher reads (per
-// batch, its examples as NDJSON lines; published batches are deleted), the
+// batch, its examples as NDJSON lines and their field columns' types; published batches are deleted), the
 // event dedup registry with each event's disposition, pending events, quarantine, corrections,
 // shadow predictions quarantined as orphans (fb_orphans: no main in time), counts.
 // Open predictions (waiting for an outcome or their window's end) are not stored: they live in the
@@ -23,7 +23,7 @@ CREATE TABLE IF NOT EXISTS fb_predictions (
   prediction_id TEXT PRIMARY KEY, ord BIGINT NOT NULL, tp BIGINT NOT NULL, close_at BIGINT NOT NULL, pw_before BIGINT,
   arm TEXT NOT NULL, score DOUBLE PRECISION NOT NULL, label INTEGER NOT NULL, decided_at BIGINT NOT NULL, event_id TEXT,
   event_type TEXT, picked_position INTEGER, text TEXT, scrub_rules TEXT, batch BIGINT NOT NULL);
-CREATE TABLE IF NOT EXISTS fb_outbox (batch BIGINT PRIMARY KEY, n INTEGER NOT NULL, lines TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS fb_outbox (batch BIGINT PRIMARY KEY, n INTEGER NOT NULL, lines TEXT NOT NULL, types TEXT);
 CREATE TABLE IF NOT EXISTS fb_events (
   event_id TEXT PRIMARY KEY, ord BIGINT NOT NULL, prediction_id TEXT NOT NULL, disposition TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS fb_pending (
@@ -73,6 +73,9 @@ export async function ensureSchema(db: SqlDb): Promise<void> {
   // SQLite: the tables keyed by an id are clustered on it (WITHOUT ROWID): one B-tree per insert
   // and per lookup instead of a rowid table plus its key's index. (A state made before keeps its tables.)
   await db.exec(db.dialect === 'sqlite' ? DDL.replace(/^(CREATE TABLE IF NOT EXISTS fb_(?:predictions|events) \((?:.|\n)*?\));$/gm, '$1 WITHOUT ROWID;') : DDL);
+  // an outbox made before its rows carried their field types (a row without them: the publish infers them)
+  if (db.dialect === 'postgres') await db.exec('ALTER TABLE fb_outbox ADD COLUMN IF NOT EXISTS types TEXT');
+  else if (!(await db.all<{ name: string }>('PRAGMA table_info(fb_outbox)')).some((c) => c.name === 'types')) await db.exec('ALTER TABLE fb_outbox ADD COLUMN types TEXT');
   await db.run(
     `INSERT INTO fb_progress (id, instance, pred_seq, event_seq, batch, published) VALUES (1, ?, 0, 0, 0, 0) ON CONFLICT (id) DO NOTHING`,
     [randomUUID()],
