@@ -39,7 +39,17 @@ export class DuckSession {
     private readonly instance: DuckDBInstance,
     readonly conn: DuckDBConnection,
     private readonly toJsonish: DuckDBValueConverter<Json>,
+    /** false for a connection opened by `connect()`: closing it leaves the database open */
+    private readonly ownsInstance = true,
   ) {}
+
+  /**
+   * Another connection to the same database (its own temp tables and transaction; the same data,
+   * settings and thread budget), for work that runs beside this session's.
+   */
+  async connect(): Promise<DuckSession> {
+    return new DuckSession(this.instance, await this.instance.connect(), this.toJsonish, false);
+  }
 
   static async open(options: SessionOptions = {}): Promise<DuckSession> {
     const config: Record<string, string> = {
@@ -92,7 +102,7 @@ export class DuckSession {
 
   close(): void {
     this.conn.closeSync();
-    this.instance.closeSync();
+    if (this.ownsInstance) this.instance.closeSync();
   }
 }
 

@@ -72,6 +72,12 @@ export interface Stage {
   commit(plan: PlanSpec, outputs: PlanOutputs, head: Manifest | null, ctx: { duck: DuckSession; dataDir: string }): Promise<CommitDraft>;
   /** true if the commit may be rebuilt on a head that moved (append-like operations) */
   rebase?(plan: PlanSpec): boolean;
+  /**
+   * Map tasks the local runner may run at once, each on its own DuckDB connection (default 1):
+   * for stages whose tasks leave cores idle part of the time (a single-threaded step in TypeScript
+   * beside DuckDB's parallel one), so another task's work fills them.
+   */
+  mapConcurrency?: number;
 }
 
 /** A version draft, plus datasets that gain parts in the same transaction (e.g. quarantine). */

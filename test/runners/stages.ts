@@ -77,3 +77,37 @@ export const failingStage: Stage = {
     throw new Error('the failing stage never commits');
   },
 };
+
+/** Map tasks that may run two at a time: each waits (up to 10 s) until the other has started. */
+const overlapStarted = new Map<string, () => void>();
+const overlapWaits = new Map<string, Promise<void>>();
+function overlapSignal(key: string): Promise<void> {
+  let p = overlapWaits.get(key);
+  if (!p) {
+    p = new Promise<void>((resolve) => overlapStarted.set(key, resolve));
+    overlapWaits.set(key, p);
+  }
+  return p;
+}
+
+export const overlapStage: Stage = {
+  ...slowStage,
+  name: 'test-overlap',
+  mapConcurrency: 2,
+  async map(ctx, task) {
+    // The same temp table name in both tasks: only separate DuckDB connections keep them apart.
+    await ctx.duck.run(`CREATE TEMP TABLE mine AS SELECT ${lit(task.id)} AS id, i FROM range(${(task.input as unknown as SlowInput).rows}) t(i)`);
+    const self = `${ctx.plan.runId}:${task.id}`;
+    overlapSignal(self);
+    overlapStarted.get(self)!();
+    const other = `${ctx.plan.runId}:${task.id === 'm00000' ? 'm00001' : 'm00000'}`;
+    const timeout = sleep(10_000).then(() => {
+      throw new Error(`task ${task.id} ran alone: ${other} did not start beside it`);
+    });
+    await Promise.race([overlapSignal(other), timeout]);
+    const rel = `${ctx.outDir}/part-0.parquet`;
+    await ctx.duck.run(`COPY (SELECT id || ':' || i AS _id, i AS n, (i * 7) % 13 AS v FROM mine ORDER BY i) TO ${lit(safeJoin(ctx.env.dataDir, rel))} (FORMAT parquet)`);
+    await ctx.duck.run('DROP TABLE mine');
+    return { parts: [await describeFile(ctx.duck, ctx.env.dataDir, rel)] };
+  },
+};

@@ -3,6 +3,7 @@ import type { Catalog } from '../../store/catalog.ts';
 import type { DuckSession } from '../duckdb.ts';
 import { mapTaskId, reduceTaskId, type PlanOutputs, type PlanProgress, type PlanSpec, type Runner, type TaskEnv, type TaskOutput } from '../plan.ts';
 import { executeTask, isPermanent, type TaskRef } from '../task.ts';
+import { loadStage } from '../stages.ts';
 import { UserCodeError } from '../../core/errors.ts';
 
 export class LocalRunner implements Runner {
@@ -41,23 +42,31 @@ export class LocalRunner implements Runner {
     let next = 0;
     let done = 0;
     onProgress?.({ phase, done, total: tasks.length });
-    const worker = async () => {
-      while (next < tasks.length) {
-        const task = tasks[next++]!;
-        const r = await this.attempt(plan, env, task);
-        out.set(task.id, r);
-        onProgress?.({ phase, done: ++done, total: tasks.length, task: task.id });
+    const wanted = phase === 'map' ? Math.max(this.concurrency, (await loadStage(plan.stage)).mapConcurrency ?? 1) : this.concurrency;
+    // The first worker uses the runner's session; each other one its own connection to the same
+    // database (a DuckDB connection runs one query at a time).
+    const worker = async (w: number) => {
+      const duck = w === 0 ? this.duck : await this.duck.connect();
+      try {
+        while (next < tasks.length) {
+          const task = tasks[next++]!;
+          const r = await this.attempt(plan, env, task, duck);
+          out.set(task.id, r);
+          onProgress?.({ phase, done: ++done, total: tasks.length, task: task.id });
+        }
+      } finally {
+        if (duck !== this.duck) duck.close();
       }
     };
-    await Promise.all(Array.from({ length: Math.max(1, Math.min(this.concurrency, tasks.length)) }, worker));
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(wanted, tasks.length)) }, (_, w) => worker(w)));
     return out;
   }
 
-  private async attempt(plan: PlanSpec, env: TaskEnv, task: TaskRef): Promise<TaskOutput> {
+  private async attempt(plan: PlanSpec, env: TaskEnv, task: TaskRef, duck: DuckSession): Promise<TaskOutput> {
     const max = plan.maxAttempts ?? 3;
     for (let n = 1; ; n++) {
       try {
-        return (await executeTask({ env, plan, task, duck: this.duck, catalog: this.catalog })).output;
+        return (await executeTask({ env, plan, task, duck, catalog: this.catalog })).output;
       } catch (e) {
         if (isPermanent(e)) throw e;
         if (n >= max) {
