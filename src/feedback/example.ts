@@ -87,7 +87,7 @@ function str(x: string | null): string {
 
 // Whether a fields shape has a key that clashes, by shape (shapes are interned and few).
 const shapeClash = new Map<Shape, boolean>();
-function clashesIn(p: PredRow): boolean {
+export function clashesIn(p: PredRow): boolean {
   const fields = p.shape.fields;
   // an untyped shape: a field can clash only if its name shows as "_… or "<column>": in the JSON; then check properly
   if (fields === null) return MAYBE_CLASH.test(p.fields) && Object.keys(JSON.parse(p.fields) as object).some(clashes);

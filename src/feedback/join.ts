@@ -16,13 +16,14 @@ import type { EventLog, LogEntry } from '../log/event-log.ts';
 import { phaseClock, type PhaseClock } from '../engine/profile.ts';
 import { forUpdate, type Param, type SqlDb, type SqlTx } from '../store/sql.ts';
 import { classify, closeAt, matches, rulesOf, SHADOW, shadowMatches, type Disposition, type JoinEvent, type PredState, type Rules } from './decide.ts';
-import { fieldColumn, flatLine, ROW_COLUMNS, toExample } from './example.ts';
+import { fieldColumn, ROW_COLUMNS, toExample } from './example.ts';
+import { exampleLines } from './lines.ts';
 import { FieldTypes, type FieldTypeMap } from './field-types.ts';
 import { checkPrediction, pickedScore, type PredColumns } from './predictions.ts';
 import type { FeedbackExample } from './records.ts';
 import { makeScrubber, mergeRules, type Scrubber } from './scrub.ts';
 import type { JoinSpec } from './spec.ts';
-import { addCounts, ensureSchema, insertMany, readProgress, runIn, selectIn, type Progress } from './state.ts';
+import { addCounts, ensureSchema, insertMany, insertObjects, readProgress, runIn, selectIn, type Progress } from './state.ts';
 import { checkEvent } from './validate.ts';
 
 export { SHADOW } from './decide.ts';
@@ -276,27 +277,11 @@ function openRow(c: PredColumns, ord: number, close_at: number, pw_before: numbe
   };
 }
 
-/**
- * The decided rows' dataset lines (flatLine), newline-separated, as UTF-8 bytes written as they are
- * made: each line dies young, where a batch of line strings joined at the end outlived the young
- * generation and cost full collections (a third of the time of making them).
- */
+/** The decided rows' dataset lines (lines.ts), and their field columns' types. */
 function ndjson(rows: readonly PredRow[]): { lines: Buffer; types: FieldTypeMap | null } {
   const types = new FieldTypes(ROW_COLUMNS);
-  let buf = Buffer.allocUnsafe(Math.max(1 << 16, rows.length * 512));
-  let n = 0;
-  for (const p of rows) {
-    const line = flatLine(p);
-    types.addShape(p.shape, fieldColumn);
-    if (n + line.length * 3 + 1 > buf.length) {
-      const bigger = Buffer.allocUnsafe(Math.max(buf.length * 2, n + line.length * 3 + 1));
-      buf.copy(bigger, 0, 0, n);
-      buf = bigger;
-    }
-    if (n) buf[n++] = 10;
-    n += buf.write(line, n, 'utf8');
-  }
-  return { lines: buf.subarray(0, n), types: types.result() };
+  for (const p of rows) types.addShape(p.shape, fieldColumn);
+  return { lines: exampleLines(rows), types: types.result() };
 }
 
 /** The work of one step, inside its transaction. */
@@ -350,24 +335,34 @@ class Batch {
   /** New predictions: kept open with the watermark they arrived under; events that waited for them are joined. */
   private async predictions(entries: LogEntry<unknown>[]): Promise<number> {
     let seq = Number(this.prog.pred_seq);
-    const fresh = new Map<string, { p: PredRow; pmaxBefore: number | null }>();
+    const fresh = new Map<string, PredRow>();
+    /** entry seq → the predictions' max time before it */
+    const pmaxBefore = new Map<number, number | null>();
     for (const entry of entries) {
       if (entry.seq <= seq) continue;
-      const before = this.predMax;
-      entry.records.forEach((rec, i) => {
+      pmaxBefore.set(entry.seq, this.predMax);
+      const records = entry.records;
+      for (let i = 0; i < records.length; i++) {
+        const rec = records[i];
         const ord = entry.seq * ORD + i;
         const c = checkPrediction(rec);
         if (!c.ok) {
           this.quarantined('predictions', ord, null, c.reason, rec);
-          return this.inc('predictions_invalid');
+          this.inc('predictions_invalid');
+          continue;
         }
+        const cols = c.cols;
         const pw_before = this.predMax === null ? null : this.predMax - this.spec.prediction_delay;
-        this.predMax = this.predMax === null ? c.cols.tp : Math.max(this.predMax, c.cols.tp);
-        if (fresh.has(c.cols.prediction_id) || this.mem.open.has(c.cols.prediction_id)) return this.inc('prediction_duplicates');
-        fresh.set(c.cols.prediction_id, { p: openRow(c.cols, ord, closeAt(this.spec, c.cols.tp), pw_before), pmaxBefore: before });
-      });
+        this.predMax = this.predMax === null ? cols.tp : Math.max(this.predMax, cols.tp);
+        if (fresh.has(cols.prediction_id) || this.mem.open.has(cols.prediction_id)) {
+          this.inc('prediction_duplicates');
+          continue;
+        }
+        fresh.set(cols.prediction_id, openRow(cols, ord, closeAt(this.spec, cols.tp), pw_before));
+      }
       seq = entry.seq;
     }
+    this.clock.lap('predictions: check');
     if (!fresh.size) return seq;
     // a prediction decided in an earlier batch is a duplicate too (and a shadow quarantined as an orphan)
     const dups = await selectIn<{ prediction_id: string }>(this.tx, 'SELECT prediction_id FROM fb_predictions WHERE prediction_id IN (%IN%)', [...fresh.keys()]);
@@ -376,10 +371,11 @@ class Batch {
       fresh.delete(prediction_id);
       this.inc('prediction_duplicates');
     }
+    this.clock.lap('predictions: dedup lookup');
     this.inc('predictions', fresh.size);
     const waiting: JoinEvent[] = [];
-    for (const [id, { p, pmaxBefore }] of fresh) {
-      this.mem.add(p, pmaxBefore);
+    for (const [id, p] of fresh) {
+      this.mem.add(p, pmaxBefore.get(Math.floor(p.ord / ORD)) ?? null);
       if (isShadow(id)) this.freshShadows.push(id);
       const w = this.mem.pending.get(id);
       if (w) {
@@ -540,7 +536,7 @@ class Batch {
     await addCounts(tx, this.counts);
     this.clock.lap('quarantine, corrections, shadows, counts');
     const all = [...this.decided, ...negatives, ...shadows];
-    await insertMany(tx, 'fb_predictions', [...DECIDED_COLUMNS], all.map((p) => DECIDED_COLUMNS.map((c) => p[c] as Param)));
+    await insertObjects(tx, 'fb_predictions', DECIDED_COLUMNS, all);
     this.clock.lap('write decided');
     if (all.length) {
       const { lines, types } = ndjson(all);

@@ -125,6 +125,27 @@ export async function insertMany<T = Record<string, unknown>>(tx: SqlTx, table: 
   return out;
 }
 
+/**
+ * insertMany of objects: each chunk's parameters are read straight from the rows (no array per
+ * row: for a batch of decided predictions those arrays outlived the young generation).
+ */
+export async function insertObjects<T>(tx: SqlTx, table: string, cols: readonly (keyof T & string)[], rows: readonly T[]): Promise<void> {
+  const per = Math.max(1, Math.floor(MAX_PARAMS / cols.length));
+  const one = `(${cols.map(() => '?').join(', ')})`;
+  const text = (n: number) => `INSERT INTO ${table} (${cols.join(', ')}) VALUES ${Array(n).fill(one).join(', ')}`;
+  let full: string | undefined;
+  for (let i = 0; i < rows.length; i += per) {
+    const end = Math.min(rows.length, i + per);
+    const params: Param[] = new Array((end - i) * cols.length);
+    let k = 0;
+    for (let r = i; r < end; r++) {
+      const row = rows[r]!;
+      for (const c of cols) params[k++] = row[c] as Param;
+    }
+    await tx.run(end - i === per ? (full ??= text(per)) : text(end - i), params);
+  }
+}
+
 /** SELECT … WHERE `col` IN (keys), in chunks. `sql` holds one `%IN%` for the placeholder list. */
 export async function selectIn<T>(tx: SqlTx, sql: string, keys: readonly string[]): Promise<T[]> {
   const out: T[] = [];
