@@ -1,7 +1,8 @@
-// The unique rule without moving the rows: the shuffle carries only each row's key and identity
-// (its `_id` prefix and record number), the reduce finds the `_id`s whose key repeats, and the commit removes those rows from their parts
-// with deletion files and writes them, whole, to the quarantine or the review file. The rows are
-// read and written once (by the ingest), instead of again through the shuffle and the reduce.
+// The unique rule without moving the rows: the shuffle hands every reduce task the map parts
+// themselves, each reduce reads their key columns and record numbers for its hash range and finds
+// the `_id`s whose key repeats, and the commit removes those rows from their parts with deletion
+// files and writes them, whole, to the quarantine or the review file. The rows are read and
+// written once (by the ingest); only their key columns are read again.
 import { mkdirSync } from 'node:fs';
 import type { FileEntry, Manifest, Part } from '../core/manifest.ts';
 import { describeFile, partSql } from '../core/dataset.ts';
@@ -13,10 +14,10 @@ import type { IngestConfig } from './ingest-stage.ts';
 import { describeRule, type Rule } from './rules.ts';
 
 /**
- * A part's live rows as a unique rule's shuffle and reduce read them: the key columns and the row's
- * identity as `__p`, the `_id` prefix (`<sha256 prefix>:`), and `__rec`, its record number — two
- * columns a Parquet file stores almost for free, where an `_id` string per row cost a concatenation
- * and its bytes for every row. A part without lineage stores `_id`: it goes in `__p`, `__rec` NULL.
+ * A part's live rows as a unique rule's reduce reads them: the key columns and the row's identity
+ * as `__p`, the `_id` prefix (`<sha256 prefix>:`), and `__rec`, its record number (an `_id` string
+ * per row cost a concatenation for every row; it is built for the broken rows only). A part
+ * without lineage stores `_id`: it goes in `__p`, and `__rec` is NULL.
  */
 export function uniqueKeysSql(dataDir: string, part: Part, rule: Rule): string {
   const key = rule.unique!.map(ident).join(', ');
