@@ -33,9 +33,10 @@ export type Dedupe = z.infer<typeof DedupeSchema>;
  */
 export function groupingOf(p: Pipeline): Dedupe | null {
   const unique = p.rules.find((r) => r.unique);
-  // Each of a unique rule's reduce tasks reads every part's key columns (no shuffle files): two
-  // partitions, one per core here, cost about what one did (bench: 0.6 s, 1.1 CPU-s) and 4 more.
-  if (unique) return { keep: 'first', partitions: 2, key: unique.unique! };
+  // Every reduce task of a unique rule reads all the parts' key columns (there are no shuffle
+  // files), so more partitions only repeat that read: one (bench: reduce 0.45 s, 0.8 CPU-s; two
+  // 0.65 s, 1.2; four 0.9 s, 1.6). DuckDB parallelizes inside the task and spills past its memory.
+  if (unique) return { keep: 'first', partitions: 1, key: unique.unique! };
   if (p.conflicts) return { keep: 'first', partitions: 4, ...(p.dedupe ?? {}), key: p.conflicts.key };
   return p.dedupe ?? null;
 }
@@ -169,22 +170,20 @@ async function uniqueOutcome(duck: DuckSession, dataDir: string, outDir: string,
   const rows = [...(inputs as Part[]).map((part) => `SELECT *, 1 AS __run FROM (${uniqueKeysSql(dataDir, part, rule)})`), ...(head?.parts ?? []).map((part) => `SELECT *, 0 AS __run FROM (${uniqueKeysSql(dataDir, part, rule)})`)];
   if (!rows.length) return none;
   const t = `dedupe_${outDir.replace(/[^A-Za-z0-9]/g, '_').slice(-40)}`;
-  const all = ident(t);
   const cand = ident(`${t}_c`);
   const keys = ident(`${t}_k`);
-  await duck.run(
-    `CREATE OR REPLACE TEMP TABLE ${all} AS SELECT * FROM (SELECT *, hash(${key.join(', ')}) AS __h FROM (${rows.join(' UNION ALL BY NAME ')})) WHERE __h % ${d.partitions} = ${partition}`,
-  );
+  const hashed = `SELECT * FROM (SELECT *, hash(${key.join(', ')}) AS __h FROM (${rows.join(' UNION ALL BY NAME ')})) WHERE __h % ${d.partitions} = ${partition}`;
   // Rows whose key hash repeats first (a GROUP BY on one integer), then the keys themselves among
-  // them: equal keys have equal hashes, so no repeated key is missed, and a hash collision is not taken for one.
-  await duck.run(`CREATE OR REPLACE TEMP TABLE ${cand} AS SELECT * FROM ${all} WHERE __h IN (SELECT __h FROM ${all} GROUP BY __h HAVING count(*) > 1)`);
+  // them: equal keys have equal hashes, so no repeated key is missed, and a hash collision is not
+  // taken for one. The parts are read twice rather than copied to a table (bench: 0.45 s vs 0.7 s).
+  await duck.run(`CREATE OR REPLACE TEMP TABLE ${cand} AS SELECT * FROM (${hashed}) WHERE __h IN (SELECT __h FROM (${hashed}) GROUP BY __h HAVING count(*) > 1)`);
   const same = key.map((k) => `a.${k} IS NOT DISTINCT FROM k.${k}`).join(' AND ');
   await duck.run(`CREATE OR REPLACE TEMP TABLE ${keys} AS SELECT ${key.join(', ')} FROM ${cand} GROUP BY ALL HAVING count(*) > 1`);
   const rel = `${outDir}/broken-0.parquet`;
   await duck.run(
     `COPY (SELECT ${uniqueIdSql('a')} AS _id, a.__run, a.__p, a.__rec FROM ${cand} a SEMI JOIN ${keys} k ON ${same} ORDER BY _id) TO ${lit(safeJoin(dataDir, rel))} (${parquetWriterOptions()})`,
   );
-  await duck.run(`DROP TABLE ${keys}; DROP TABLE ${cand}; DROP TABLE ${all}`);
+  await duck.run(`DROP TABLE ${keys}; DROP TABLE ${cand}`);
   const [{ fresh, old }] = (await duck.all<{ fresh: number; old: number }>(
     `SELECT count(*) FILTER (WHERE __run = 1)::BIGINT AS fresh, count(*) FILTER (WHERE __run = 0)::BIGINT AS old FROM read_parquet(${lit(safeJoin(dataDir, rel))})`,
   )) as [{ fresh: number; old: number }];
