@@ -39,13 +39,13 @@ function recSql(p: Part): string {
   return l.record_column ? ident(l.record_column) : `(file_row_number + ${l.first})`;
 }
 
-/** `_id`, `_source` and the fields of a lineage part's rows copied to `table` (as partSql reads them). */
+/** `_id`, `_source` and the fields of a lineage part's rows copied to `table` without its hidden columns (as partSql reads them). */
 function lineageRowsSql(p: Part, table: string): string {
   const l = p.lineage!;
   const rec = recSql(p);
   const line = l.line_column ? `, 'line': ${ident(l.line_column)}` : '';
   const own = [l.record_column, l.line_column].filter((c): c is string => Boolean(c));
-  const exclude = ['file_row_number', ...(p.hidden ?? []), ...own];
+  const exclude = ['file_row_number', ...own];
   return (
     `SELECT ${lit(l.prefix + ':')} || ${rec} AS _id, {'source': ${lit(l.source)}, 'file': ${lit(l.file)}, 'record': ${rec}${line}} AS _source, ` +
     `* EXCLUDE (${exclude.map(ident).join(', ')}) FROM ${ident(table)}`
@@ -101,7 +101,7 @@ export async function commitUnique(
     if (!p.lineage || !hit(p)) continue;
     const c = `${name}_${i}`;
     await duck.run(
-      `CREATE OR REPLACE TEMP TABLE ${ident(c)} AS SELECT * FROM read_parquet(${abs(p.path)}, file_row_number = true) ` +
+      `CREATE OR REPLACE TEMP TABLE ${ident(c)} AS SELECT *${p.hidden?.length ? ` EXCLUDE (${p.hidden.map(ident).join(', ')})` : ''} FROM read_parquet(${abs(p.path)}, file_row_number = true) ` +
         `WHERE ${recSql(p)} IN (SELECT __rec FROM ${t} WHERE __p = ${lit(p.lineage.prefix + ':')})`,
     );
     copies.set(i, c);
