@@ -12,7 +12,7 @@ import { jsonReader } from '../io/json.ts';
 import { parquetReader } from '../io/parquet.ts';
 import type { Format } from '../io/formats.ts';
 import type { BadRecord } from './scan.ts';
-import { scanFile, type CleanFile } from './scan-split.ts';
+import { scanFile, SPLIT_MIN_BYTES, type CleanFile } from './scan-split.ts';
 import type { ColumnAccess } from './mapping.ts';
 
 export interface PreparedInput {
@@ -36,6 +36,8 @@ export async function prepareInput(
   cleanPath: string,
   temp: string,
   maxRecordBytes: number,
+  /** scan a large file on two threads (false when other tasks already keep the cores busy) */
+  split = true,
 ): Promise<PreparedInput> {
   if ((format === 'csv' || format === 'tsv' || format === 'jsonl') && path.toLowerCase().endsWith('.gz')) {
     // The accounting pass reads bytes: decompress next to the clean file first.
@@ -60,7 +62,7 @@ export async function prepareInput(
   }
   if (format === 'csv' || format === 'tsv') {
     const delim = format === 'csv' ? ',' : '\t';
-    const { scan, files } = await scanFile(format, path, cleanPath, { maxRecordBytes });
+    const { scan, files } = await scanFile(format, path, cleanPath, { maxRecordBytes }, split ? SPLIT_MIN_BYTES : Infinity);
     const names = scan.header;
     const cols = ['__rec', '__line', ...names].map((n, i) => `${lit(n)}: '${i < 2 ? 'BIGINT' : 'VARCHAR'}'`).join(', ');
     const relation = () =>
@@ -84,7 +86,7 @@ export async function prepareInput(
     };
   }
   if (format === 'jsonl') {
-    const { scan, files } = await scanFile('jsonl', path, cleanPath, { maxRecordBytes });
+    const { scan, files } = await scanFile('jsonl', path, cleanPath, { maxRecordBytes }, split ? SPLIT_MIN_BYTES : Infinity);
     // One JSON parse per record: every mapped key is extracted by one call with a list of paths.
     const paths: string[] = [];
     // A JSON pointer (`/a/b`) is looked up faster than the JSONPath `$.a.b` (0.49 vs 0.69 CPU-s for

@@ -59,6 +59,8 @@ export interface TaskContext {
   duck: DuckSession;
   catalog: Catalog;
   progress(done: number, total?: number): void;
+  /** tasks of this phase running at the same time in this process (1 when not known) */
+  parallel?: number;
 }
 
 export interface Stage {

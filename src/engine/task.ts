@@ -30,6 +30,8 @@ export async function executeTask(args: {
   catalog: Catalog;
   attemptId?: string;
   onProgress?: (done: number, total?: number) => void;
+  /** tasks the runner runs side by side in this process */
+  parallel?: number;
 }): Promise<TaskResult<TaskOutput>> {
   const { env, plan, task, duck, catalog } = args;
   const done = await catalog.taskResult<TaskOutput>(plan.runId, task.id);
@@ -38,7 +40,7 @@ export async function executeTask(args: {
   const outDir = attemptDir(plan, task.id, attemptId);
   mkdirSync(safeJoin(env.dataDir, outDir), { recursive: true });
   const stage = await loadStage(plan.stage);
-  const ctx = { env, plan, taskId: task.id, attemptId, outDir, duck, catalog, progress: args.onProgress ?? (() => {}) };
+  const ctx = { env, plan, taskId: task.id, attemptId, outDir, duck, catalog, progress: args.onProgress ?? (() => {}), parallel: args.parallel ?? 1 };
   let output: TaskOutput;
   try {
     if (task.kind === 'map') {

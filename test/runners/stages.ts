@@ -95,6 +95,7 @@ export const overlapStage: Stage = {
   name: 'test-overlap',
   mapConcurrency: 2,
   async map(ctx, task) {
+    if (ctx.parallel !== 2) throw new Error(`task ${task.id} was told ${ctx.parallel} task(s) run at once`);
     // The same temp table name in both tasks: only separate DuckDB connections keep them apart.
     await ctx.duck.run(`CREATE TEMP TABLE mine AS SELECT ${lit(task.id)} AS id, i FROM range(${(task.input as unknown as SlowInput).rows}) t(i)`);
     const self = `${ctx.plan.runId}:${task.id}`;

@@ -45,12 +45,13 @@ export class LocalRunner implements Runner {
     const wanted = phase === 'map' ? Math.max(this.concurrency, (await loadStage(plan.stage)).mapConcurrency ?? 1) : this.concurrency;
     // The first worker uses the runner's session; each other one its own connection to the same
     // database (a DuckDB connection runs one query at a time).
+    const parallel = Math.max(1, Math.min(wanted, tasks.length));
     const worker = async (w: number) => {
       const duck = w === 0 ? this.duck : await this.duck.connect();
       try {
         while (next < tasks.length) {
           const task = tasks[next++]!;
-          const r = await this.attempt(plan, env, task, duck);
+          const r = await this.attempt(plan, env, task, duck, parallel);
           out.set(task.id, r);
           onProgress?.({ phase, done: ++done, total: tasks.length, task: task.id });
         }
@@ -58,15 +59,15 @@ export class LocalRunner implements Runner {
         if (duck !== this.duck) duck.close();
       }
     };
-    await Promise.all(Array.from({ length: Math.max(1, Math.min(wanted, tasks.length)) }, (_, w) => worker(w)));
+    await Promise.all(Array.from({ length: parallel }, (_, w) => worker(w)));
     return out;
   }
 
-  private async attempt(plan: PlanSpec, env: TaskEnv, task: TaskRef, duck: DuckSession): Promise<TaskOutput> {
+  private async attempt(plan: PlanSpec, env: TaskEnv, task: TaskRef, duck: DuckSession, parallel: number): Promise<TaskOutput> {
     const max = plan.maxAttempts ?? 3;
     for (let n = 1; ; n++) {
       try {
-        return (await executeTask({ env, plan, task, duck, catalog: this.catalog })).output;
+        return (await executeTask({ env, plan, task, duck, catalog: this.catalog, parallel })).output;
       } catch (e) {
         if (isPermanent(e)) throw e;
         if (n >= max) {
