@@ -397,11 +397,17 @@ class Batch {
     this.inc('shadow_predictions', this.freshShadows.length);
     if (!waiting.length) return seq;
     waiting.sort((a, b) => a.ord - b.ord);
-    const moved: Param[][] = [];
-    for (const e of waiting) moved.push([this.join(this.pred(e.prediction_id)!, e), e.event_id]);
+    // their new dispositions, one UPDATE per kind (one per event was most of this when many waited)
+    const moved = new Map<Disposition, string[]>();
+    for (const e of waiting) {
+      const d = this.join(this.pred(e.prediction_id)!, e);
+      const ids = moved.get(d);
+      if (ids) ids.push(e.event_id);
+      else moved.set(d, [e.event_id]);
+    }
     this.inc('pending', -waiting.length);
     await runIn(this.tx, 'DELETE FROM fb_pending WHERE event_id IN (%IN%)', waiting.map((e) => e.event_id));
-    for (const m of moved) await this.tx.run('UPDATE fb_events SET disposition = ? WHERE event_id = ?', m);
+    for (const [d, ids] of moved) await runIn(this.tx, 'UPDATE fb_events SET disposition = ? WHERE event_id IN (%IN%)', ids, [d]);
     return seq;
   }
 
