@@ -58,7 +58,6 @@ let pool: Pool | undefined;
 export function warmScanWorker(): void {
   if (pool) return;
   const worker = new Worker(new URL('./scan-worker.js', import.meta.url));
-  worker.unref();
   let ready!: (ok: boolean) => void;
   const p: Pool = { worker, ready: new Promise((r) => (ready = r)), busy: false };
   pool = p;
@@ -79,6 +78,9 @@ export function warmScanWorker(): void {
   });
   worker.on('error', gone);
   worker.on('exit', () => gone(new Error('the scan thread exited')));
+  // after the listeners: attaching a 'message' listener refs the thread again, and an idle scan
+  // thread must not keep the process alive (a run whose scans never split did not exit)
+  worker.unref();
 }
 
 function inWorker(p: Pool, kind: Kind, path: string, clean: string, options: ScanOptions): Promise<ScanResult> {

@@ -1,6 +1,7 @@
 // The accounting scan split across two threads gives the one-piece scan's result exactly: the same
 // counts, the same bad records (numbers, raw text, reasons) and the same clean rows once the
 // second half's offsets are added, wherever the cut falls (inside a quoted field included).
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -66,4 +67,16 @@ describe('split scan', () => {
         .map(([r, n, j]) => `${Number(r) + f.recordOffset}|${Number(n) + f.lineOffset}|${j}`);
     expect(split.files.flatMap(read)).toEqual(read({ path: join(dir, 'wj.txt'), recordOffset: 0, lineOffset: 0 }));
   });
+
+  it('does not keep a process alive with a scan thread that was started but never used', () => {
+    const script = join(dir, 'idle.ts');
+    const splitModule = join(import.meta.dirname, '..', '..', 'src', 'curate', 'scan-split.ts');
+    writeFileSync(script, `import { warmScanWorker } from ${JSON.stringify(splitModule)};\nwarmScanWorker();\nawait new Promise((r) => setTimeout(r, 1500));\nconsole.log('done');\n`);
+    const started = Date.now();
+    const r = spawnSync(process.execPath, [join(import.meta.dirname, '..', '..', 'bin', 'run-ts.js'), script], { encoding: 'utf8', timeout: 30_000 });
+    expect(r.signal).toBeNull();
+    expect(r.status).toBe(0);
+    expect(r.stdout.trim()).toBe('done');
+    expect(Date.now() - started).toBeLessThan(20_000);
+  }, 40_000);
 });
