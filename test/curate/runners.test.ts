@@ -99,7 +99,7 @@ describe.each(['local', 'bullmq'] as const)('curate on the %s runner', (kind) =>
     ]);
   });
 
-  it('applies a unique rule across files with only keys in the shuffle, the same on both runners', async () => {
+  it('applies a unique rule across files (the reduce reads the keys of the map parts; no shuffle files), the same on both runners', async () => {
     mkdirSync(join(env.dir, 'uq'));
     writeFileSync(join(env.dir, 'uq', 'a.csv'), 'order_id,amount\no1,10\no2,20\no3,30\n');
     writeFileSync(join(env.dir, 'uq', 'b.csv'), 'order_id,amount\no2,21\no4,40\n');
