@@ -18,18 +18,30 @@ export function partSql(dataDir: string, part: Part): string {
     ? ` WHERE file_row_number NOT IN (SELECT pos FROM read_parquet(${lit(safeJoin(dataDir, part.deletes.path))}))`
     : '';
   const exclude = [...(needPos ? ['file_row_number'] : []), ...(part.hidden ?? [])];
-  if (part.lineage) {
-    const l = part.lineage;
-    const rec = l.record_column ? ident(l.record_column) : `(file_row_number + ${l.first})`;
-    const line = l.line_column ? `, 'line': ${ident(l.line_column)}` : '';
-    const own = [l.record_column, l.line_column].filter((c): c is string => Boolean(c));
-    return (
-      `SELECT ${lit(l.prefix + ':')} || ${rec} AS _id, ` +
-      `{'source': ${lit(l.source)}, 'file': ${lit(l.file)}, 'record': ${rec}${line}} AS _source, ` +
-      `* EXCLUDE (${[...exclude, ...own].map(ident).join(', ')}) FROM ${from}${where}`
-    );
-  }
+  if (part.lineage) return lineageRowsSql(part.lineage, `${from}${where}`, exclude);
   return exclude.length ? `SELECT * EXCLUDE (${exclude.map(ident).join(', ')}) FROM ${from}${where}` : `SELECT * FROM ${from}`;
+}
+
+type Lineage = NonNullable<Part['lineage']>;
+
+/** A lineage part's record number, over its rows read with `file_row_number = true`. */
+export function recordSql(l: Lineage): string {
+  return l.record_column ? ident(l.record_column) : `(file_row_number + ${l.first})`;
+}
+
+/**
+ * A lineage part's rows with their `_id` and `_source` made from the record (and line) numbers,
+ * without those columns and `exclude`; `from` reads the part's columns and `file_row_number`.
+ */
+export function lineageRowsSql(l: Lineage, from: string, exclude: string[]): string {
+  const rec = recordSql(l);
+  const line = l.line_column ? `, 'line': ${ident(l.line_column)}` : '';
+  const own = [l.record_column, l.line_column].filter((c): c is string => Boolean(c));
+  return (
+    `SELECT ${lit(l.prefix + ':')} || ${rec} AS _id, ` +
+    `{'source': ${lit(l.source)}, 'file': ${lit(l.file)}, 'record': ${rec}${line}} AS _source, ` +
+    `* EXCLUDE (${[...exclude, ...own].map(ident).join(', ')}) FROM ${from}`
+  );
 }
 
 /** The SQL relation of a whole version (UNION ALL of its parts, by column name). */

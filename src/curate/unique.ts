@@ -5,7 +5,7 @@
 // written once (by the ingest); only their key columns are read again.
 import { mkdirSync } from 'node:fs';
 import type { FileEntry, Manifest, Part } from '../core/manifest.ts';
-import { describeFile, partSql } from '../core/dataset.ts';
+import { describeFile, lineageRowsSql, partSql, recordSql } from '../core/dataset.ts';
 import { safeJoin } from '../core/names.ts';
 import { ident, lit, type DuckSession } from '../engine/duckdb.ts';
 import type { CommitDraft, PlanOutputs, PlanSpec, TaskOutput } from '../engine/plan.ts';
@@ -25,7 +25,7 @@ export function uniqueKeysSql(dataDir: string, part: Part, rule: Rule): string {
   if (!l) return `SELECT ${key}, _id AS __p, NULL::BIGINT AS __rec FROM (${partSql(dataDir, part)})`;
   const from = `read_parquet(${abs(dataDir, part.path)}, file_row_number = true)`;
   const live = part.deletes ? ` WHERE file_row_number NOT IN (SELECT pos FROM read_parquet(${abs(dataDir, part.deletes.path)}))` : '';
-  return `SELECT ${key}, ${lit(l.prefix + ':')} AS __p, ${recSql(part)} AS __rec FROM ${from}${live}`;
+  return `SELECT ${key}, ${lit(l.prefix + ':')} AS __p, ${recordSql(l)} AS __rec FROM ${from}${live}`;
 }
 
 /** The `_id` of a row of `uniqueKeysSql`, built only for the rows that break the rule. */
@@ -33,30 +33,10 @@ export const uniqueIdSql = (a: string) => `CASE WHEN ${a}.__rec IS NULL THEN ${a
 
 const abs = (dataDir: string, rel: string) => lit(safeJoin(dataDir, rel));
 
-/** A lineage part's record number, over `read_parquet(…, file_row_number = true)`. */
-function recSql(p: Part): string {
-  const l = p.lineage!;
-  return l.record_column ? ident(l.record_column) : `(file_row_number + ${l.first})`;
-}
-
-/** `_id`, `_source` and the fields of a lineage part's rows copied to `table` without its hidden columns (as partSql reads them). */
-function lineageRowsSql(p: Part, table: string): string {
-  const l = p.lineage!;
-  const rec = recSql(p);
-  const line = l.line_column ? `, 'line': ${ident(l.line_column)}` : '';
-  const own = [l.record_column, l.line_column].filter((c): c is string => Boolean(c));
-  const exclude = ['file_row_number', ...own];
-  return (
-    `SELECT ${lit(l.prefix + ':')} || ${rec} AS _id, {'source': ${lit(l.source)}, 'file': ${lit(l.file)}, 'record': ${rec}${line}} AS _source, ` +
-    `* EXCLUDE (${exclude.map(ident).join(', ')}) FROM ${ident(table)}`
-  );
-}
-
 /** `_id` of a part's rows as SQL over `read_parquet(…, file_row_number = true)`. */
 function idSql(p: Part): string {
   const l = p.lineage;
-  if (!l) return '_id';
-  return `${lit(l.prefix + ':')} || ${l.record_column ? ident(l.record_column) : `(file_row_number + ${l.first})`}`;
+  return l ? `${lit(l.prefix + ':')} || ${recordSql(l)}` : '_id';
 }
 
 /**
@@ -102,11 +82,11 @@ export async function commitUnique(
     const c = `${name}_${i}`;
     await duck.run(
       `CREATE OR REPLACE TEMP TABLE ${ident(c)} AS SELECT *${p.hidden?.length ? ` EXCLUDE (${p.hidden.map(ident).join(', ')})` : ''} FROM read_parquet(${abs(p.path)}, file_row_number = true) ` +
-        `WHERE ${recSql(p)} IN (SELECT __rec FROM ${t} WHERE __p = ${lit(p.lineage.prefix + ':')})`,
+        `WHERE ${recordSql(p.lineage)} IN (SELECT __rec FROM ${t} WHERE __p = ${lit(p.lineage.prefix + ':')})`,
     );
     copies.set(i, c);
   }
-  const rowsOf = (p: Part, i: number) => (p.lineage ? lineageRowsSql(p, copies.get(i)!) : `SELECT * FROM (${partSql(dataDir, p)}) WHERE _id IN (SELECT __p FROM ${t} WHERE __rec IS NULL)`);
+  const rowsOf = (p: Part, i: number) => (p.lineage ? lineageRowsSql(p.lineage, ident(copies.get(i)!), ['file_row_number']) : `SELECT * FROM (${partSql(dataDir, p)}) WHERE _id IN (SELECT __p FROM ${t} WHERE __rec IS NULL)`);
   const touched = [...parts.entries()].filter(([, p]) => hit(p));
   const wholeRows = touched.length ? touched.map(([i, p]) => rowsOf(p, i)).join(' UNION ALL BY NAME ') : null;
   const rel = `${dir}/${slot}-unique.parquet`;
