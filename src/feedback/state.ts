@@ -106,23 +106,10 @@ const MAX_PARAMS = 30_000;
 
 /** INSERT of many rows in chunks; `tail` is e.g. 'ON CONFLICT DO NOTHING RETURNING event_id'. */
 export async function insertMany<T = Record<string, unknown>>(tx: SqlTx, table: string, cols: string[], rows: Param[][], tail = ''): Promise<T[]> {
-  const out: T[] = [];
-  const per = Math.max(1, Math.floor(MAX_PARAMS / cols.length));
-  const one = `(${cols.map(() => '?').join(', ')})`;
-  const returning = /RETURNING/i.test(tail);
-  const text = (n: number) => `INSERT INTO ${table} (${cols.join(', ')}) VALUES ${Array(n).fill(one).join(', ')} ${tail}`;
-  let full: string | undefined; // the text of a whole chunk, made once
-  for (let i = 0; i < rows.length; i += per) {
-    const end = Math.min(rows.length, i + per);
-    // flattened by hand: Array.prototype.flat over 30,000 values was a visible share of a large batch
-    const params: Param[] = new Array((end - i) * cols.length);
-    let k = 0;
-    for (let r = i; r < end; r++) for (const v of rows[r]!) params[k++] = v;
-    const sql = end - i === per ? (full ??= text(per)) : text(end - i);
-    if (returning) out.push(...(await tx.all<T>(sql, params)));
-    else await tx.run(sql, params);
-  }
-  return out;
+  return insertChunks<T>(tx, table, cols, rows.length, tail, (r, params, k) => {
+    for (const v of rows[r]!) params[k++] = v;
+    return k;
+  });
 }
 
 /**
@@ -130,20 +117,32 @@ export async function insertMany<T = Record<string, unknown>>(tx: SqlTx, table: 
  * row: for a batch of decided predictions those arrays outlived the young generation).
  */
 export async function insertObjects<T>(tx: SqlTx, table: string, cols: readonly (keyof T & string)[], rows: readonly T[]): Promise<void> {
+  await insertChunks(tx, table, cols, rows.length, '', (r, params, k) => {
+    const row = rows[r]!;
+    for (const c of cols) params[k++] = row[c] as Param;
+    return k;
+  });
+}
+
+/** The chunked INSERT of `n` rows; `put` writes row `r`'s values into `params` from `k` and returns the next index. */
+async function insertChunks<T>(tx: SqlTx, table: string, cols: readonly string[], n: number, tail: string, put: (r: number, params: Param[], k: number) => number): Promise<T[]> {
+  const out: T[] = [];
   const per = Math.max(1, Math.floor(MAX_PARAMS / cols.length));
   const one = `(${cols.map(() => '?').join(', ')})`;
-  const text = (n: number) => `INSERT INTO ${table} (${cols.join(', ')}) VALUES ${Array(n).fill(one).join(', ')}`;
-  let full: string | undefined;
-  for (let i = 0; i < rows.length; i += per) {
-    const end = Math.min(rows.length, i + per);
+  const returning = /RETURNING/i.test(tail);
+  const text = (m: number) => `INSERT INTO ${table} (${cols.join(', ')}) VALUES ${Array(m).fill(one).join(', ')} ${tail}`;
+  let full: string | undefined; // the text of a whole chunk, made once
+  for (let i = 0; i < n; i += per) {
+    const end = Math.min(n, i + per);
+    // filled by hand: Array.prototype.flat over 30,000 values was a visible share of a large batch
     const params: Param[] = new Array((end - i) * cols.length);
     let k = 0;
-    for (let r = i; r < end; r++) {
-      const row = rows[r]!;
-      for (const c of cols) params[k++] = row[c] as Param;
-    }
-    await tx.run(end - i === per ? (full ??= text(per)) : text(end - i), params);
+    for (let r = i; r < end; r++) k = put(r, params, k);
+    const sql = end - i === per ? (full ??= text(per)) : text(end - i);
+    if (returning) out.push(...(await tx.all<T>(sql, params)));
+    else await tx.run(sql, params);
   }
+  return out;
 }
 
 /** SELECT … WHERE `col` IN (keys), in chunks. `sql` holds one `%IN%` for the placeholder list. */
