@@ -62,28 +62,8 @@ export const fieldColumn = (k: string): string => (clashes(k) ? `field_${k}` : k
 export const ROW_COLUMNS: readonly string[] = ['_id', '_ord', ...FIXED];
 const MAYBE_CLASH = new RegExp(`"(?:_|(?:${FIXED.join('|')})":)`);
 
-/**
- * A number as JSON. An integer past 2^31 (times, ords) is written as two small integers (V8 writes
- * a heap number through its slow double printer, ~200 ns; small ones come from a cache).
- */
-function num(x: number | null): string {
-  if (x === null || !Number.isFinite(x)) return 'null';
-  if (x >= 1e9 && x < 1e15 && Number.isInteger(x)) {
-    const hi = Math.floor(x / 1e6);
-    return String(hi) + String(x - hi * 1e6 + 1e6).slice(1);
-  }
-  return String(x);
-}
-
-/** A string as JSON: quoted as it is when nothing in it needs escaping (the usual id or name), else JSON.stringify. */
-function str(x: string | null): string {
-  if (x === null) return 'null';
-  for (let i = 0; i < x.length; i++) {
-    const c = x.charCodeAt(i);
-    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return JSON.stringify(x);
-  }
-  return '"' + x + '"';
-}
+const num = (x: number | null) => (x === null || !Number.isFinite(x) ? 'null' : String(x));
+const str = (x: string | null) => (x === null ? 'null' : JSON.stringify(x));
 
 // Whether a fields shape has a key that clashes, by shape (shapes are interned and few).
 const shapeClash = new Map<Shape, boolean>();
@@ -114,8 +94,7 @@ export function flatLine(p: PredRow): string {
   if (clashesIn(p)) return JSON.stringify(flatRow(p));
   const shown = p.shown === null ? 'null' : String((JSON.parse(p.shown) as unknown[]).length);
   const f = p.fields; // JSON.stringify's: no space around it
-  // One line dies young (it is written to the batch's buffer at once), so concatenation is fine;
-  // joining an array of the ~40 pieces cost five times as much.
+  // The batch's lines are written by exampleLines (lines.ts), which this plain version checks.
   return '{"_id":"feedback:' + str(p.prediction_id).slice(1) + ',"_ord":' + num(p.ord) + ',"prediction_id":' + str(p.prediction_id) +
     ',"model":' + str(p.model) + ',"model_version":' + num(p.version) + ',"arm":' + str(p.arm) + ',"predicted_at":' + num(p.tp) +
     ',"decided_at":' + num(p.decided_at) + ',"label":' + (p.label === 1 ? '1' : '0') + ',"score":' + num(p.score) + ',"event_id":' + str(p.event_id) +
