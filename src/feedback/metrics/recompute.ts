@@ -5,13 +5,12 @@ import { scanSql } from '../../core/dataset.ts';
 import type { Manifest } from '../../core/manifest.ts';
 import { UsageError } from '../../core/errors.ts';
 import { ident, lit, type DuckSession } from '../../engine/duckdb.ts';
+import { fieldColumn } from '../example.ts';
 import { FEEDBACK_COLUMNS } from '../records.ts';
 import { ALL, BINS, EPS, HOUR_MS, keyString, MAX_VALUE_LENGTH, type Cell, type CellKey, type MetricsState, type PositionRow } from './state.ts';
 
-/** The column a logged field is stored in (a field named like a fixed column gets a `field_` prefix). */
-export function fieldColumn(field: string): string {
-  return field in FEEDBACK_COLUMNS ? `field_${field}` : field;
-}
+// The column a logged field is stored in: the one the join writes it to.
+export { fieldColumn };
 
 export interface StateFilter {
   model?: string;
