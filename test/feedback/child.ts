@@ -19,7 +19,8 @@ const logs = prefix
   ? { predictions: await JetStreamEventLog.open<unknown>('nats://127.0.0.1:4222', `${prefix}_PREDICTIONS`, 'predictions'), events: await JetStreamEventLog.open<unknown>('nats://127.0.0.1:4222', `${prefix}_EVENTS`, 'events') }
   : { predictions: new SqliteTestLog(join(dir, 'logs.db'), 'predictions'), events: new SqliteTestLog(join(dir, 'logs.db'), 'events') };
 process.stdout.write('ready\n');
-const s = await runFeedback(project, fj, logs, { once: true, batchRecords: Number(process.argv[3] ?? 400) });
+// 'batch' after each commit: the harness can kill it while it works (runChild's afterBatchMs)
+const s = await runFeedback(project, fj, logs, { once: true, batchRecords: Number(process.argv[3] ?? 400), onBatch: () => process.stdout.write('batch\n') });
 process.stdout.write(JSON.stringify({ done: true, batches: s.batches }) + '\n');
 await logs.predictions.close();
 await logs.events.close();

@@ -117,18 +117,23 @@ export async function diffExamples(duck: DuckSession, a = 'published', b = 'orac
 const REPO = resolve(import.meta.dirname, '../..');
 
 /** Runs child.ts on the project; SIGKILLs it `killAfterReadyMs` after it is ready (null: let it finish). */
-export function runChild(dir: string, killAfterReadyMs: number | null, streamPrefix?: string): Promise<{ killed: boolean; out: string; err: string }> {
+/**
+ * Runs test/feedback/child.ts; `kill`: SIGKILL it that many ms after it is ready, or that many ms
+ * after it committed its first batch (`{ afterBatchMs }`: lands while it works, however fast it is).
+ */
+export function runChild(dir: string, kill: number | { afterBatchMs: number } | null, streamPrefix?: string): Promise<{ killed: boolean; out: string; err: string }> {
   return new Promise((res, rej) => {
     const args = [join(REPO, 'bin/run-ts.js'), join(REPO, 'test/feedback/child.ts'), dir, '250', ...(streamPrefix ? [streamPrefix] : [])];
     const c = spawn(process.execPath, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     let armed = false;
+    const [mark, ms] = kill === null ? [null, 0] : typeof kill === 'number' ? ['ready', kill] : ['batch', kill.afterBatchMs];
     c.stdout.on('data', (d: Buffer) => {
       out += d.toString();
-      if (killAfterReadyMs !== null && out.includes('ready') && !armed) {
+      if (mark !== null && out.includes(mark) && !armed) {
         armed = true;
-        setTimeout(() => c.kill('SIGKILL'), killAfterReadyMs);
+        setTimeout(() => c.kill('SIGKILL'), ms);
       }
     });
     c.stderr.on('data', (d: Buffer) => (err += d.toString()));

@@ -63,7 +63,8 @@ it('joins exactly once from JetStream across consumer deaths and redelivery', as
       const ack = await js.publish(`sluice.log.${PREFIX}_EVENTS`, JSON.stringify(ev));
       await feed.note('events', ack.seq, [ev]);
     }
-    if (r < rounds - 1 && (await runChild(t.dir, 150 + r * 120, PREFIX)).killed) kills++;
+    // killed a little after its first commit of the round, so the kill lands while it folds
+    if (r < rounds - 1 && (await runChild(t.dir, { afterBatchMs: (r * 7) % 20 }, PREFIX)).killed) kills++;
   }
   await nc.close();
   expect(kills).toBeGreaterThanOrEqual(3);
