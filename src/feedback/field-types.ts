@@ -76,6 +76,14 @@ export function shapeOf(fields: object): Shape {
   return s;
 }
 
+/** The interned Shape with these keys and kinds (a shape sent from another thread as its list). */
+export function internShape(fields: readonly (readonly [string, FieldType | null])[] | null): Shape {
+  if (fields === null) return UNTYPED;
+  let s = EMPTY;
+  for (const [k, kind] of fields) s = s.with(k, kind);
+  return s;
+}
+
 /** Column types in order of first appearance; `null` while a column has held only nulls. */
 export class FieldTypes {
   private readonly cols = new Map<string, FieldType | null>();

@@ -20,11 +20,12 @@ import { fieldColumn, ROW_COLUMNS, toExample } from './example.ts';
 import { exampleLines } from './lines.ts';
 import { FieldTypes, type FieldTypeMap } from './field-types.ts';
 import { checkPrediction, pickedScore, type PredColumns } from './predictions.ts';
+import { chunkShapes, decodeEntries, type DecodedChunk, type PredictionColumns } from './decode.ts';
+import type { Shape } from './field-types.ts';
 import type { FeedbackExample } from './records.ts';
 import { makeScrubber, mergeRules, type Scrubber } from './scrub.ts';
 import type { JoinSpec } from './spec.ts';
 import { addCounts, ensureSchema, insertMany, insertObjects, readProgress, runIn, selectIn, type Progress } from './state.ts';
-import { checkEvent } from './validate.ts';
 
 export { SHADOW } from './decide.ts';
 const isShadow = (id: string) => id.endsWith(SHADOW);
@@ -58,9 +59,14 @@ const PENDING_COLS = ['event_id', 'ord', 'prediction_id', 'type', 'te', 'ew_befo
 
 export type Accumulate = (tx: SqlTx, examples: FeedbackExample[]) => Promise<void>;
 
+/** Entries of each log after the cursors: as read, or already checked into chunks (decode.ts). */
 export interface StepInput {
-  predictions: LogEntry<unknown>[];
-  events: LogEntry<unknown>[];
+  predictions: readonly LogEntry<unknown>[] | readonly DecodedChunk[];
+  events: readonly LogEntry<unknown>[] | readonly DecodedChunk[];
+}
+
+function chunksOf(log: 'predictions' | 'events', xs: StepInput['predictions']): readonly DecodedChunk[] {
+  return xs.length && 'records' in xs[0]! ? [decodeEntries(log, xs as readonly LogEntry<unknown>[])] : (xs as readonly DecodedChunk[]);
 }
 
 export interface StepResult {
@@ -288,6 +294,20 @@ function openRow(c: PredColumns, ord: number, close_at: number, pw_before: numbe
   };
 }
 
+/** openRow of record `k` of a chunk's columns (the same properties in the same order). */
+function openRowAt(c: PredictionColumns, k: number, shape: Shape, ord: number, close_at: number, pw_before: number | null): PredRow {
+  return {
+    prediction_id: c.id[k]!, ord, tp: c.tp[k]!, close_at, pw_before, model: c.model[k]!, version: c.version[k]!, arm: c.arm[k]!, score: c.score[k]!,
+    shown: c.shown[k]!, fields: c.fields[k]!, shape, label: null, decided_at: null, event_id: null, event_type: null, picked_position: null, text: null,
+    scrub_rules: null, batch: null,
+  };
+}
+
+/** A chunk's invalid records by their index in it. */
+function badByIndex(chunk: DecodedChunk): Map<number, DecodedChunk['bad'][number]> {
+  return new Map(chunk.bad.map((b) => [b.k, b]));
+}
+
 /** The decided rows' dataset lines (lines.ts), and their field columns' types. */
 function ndjson(rows: readonly PredRow[]): { lines: Buffer; types: FieldTypeMap | null } {
   const types = new FieldTypes(ROW_COLUMNS);
@@ -322,7 +342,12 @@ class Batch {
   }
 
   private quarantined(source: string, ord: number, eventId: string | null, reason: string, record: unknown): void {
-    this.quarantine.push([source, ord, eventId, reason, this.scrub(JSON.stringify(record) ?? String(record)).text, this.batch]);
+    this.quarantinedJson(source, ord, eventId, reason, JSON.stringify(record) ?? String(record));
+  }
+
+  /** quarantined() of a record already written as JSON (a chunk's invalid records). */
+  private quarantinedJson(source: string, ord: number, eventId: string | null, reason: string, json: string): void {
+    this.quarantine.push([source, ord, eventId, reason, this.scrub(json).text, this.batch]);
   }
 
   /** The prediction `id` as this batch sees it: open, decided in this batch, or decided earlier. */
@@ -331,9 +356,9 @@ class Batch {
   }
 
   async run(input: StepInput, accumulate?: Accumulate): Promise<StepResult> {
-    const predSeq = await this.predictions(input.predictions);
+    const predSeq = await this.predictions(chunksOf('predictions', input.predictions));
     this.clock.lap('predictions');
-    const eventSeq = await this.events(input.events);
+    const eventSeq = await this.events(chunksOf('events', input.events));
     this.clock.lap('events');
     const { examples, timeouts } = await this.finish(accumulate);
     const replay = this.mem.replayPoint(predSeq, this.predMax);
@@ -344,34 +369,44 @@ class Batch {
   }
 
   /** New predictions: kept open with the watermark they arrived under; events that waited for them are joined. */
-  private async predictions(entries: LogEntry<unknown>[]): Promise<number> {
+  private async predictions(chunks: readonly DecodedChunk[]): Promise<number> {
     let seq = Number(this.prog.pred_seq);
     const fresh = new Map<string, PredRow>();
     /** entry seq → the predictions' max time before it */
     const pmaxBefore = new Map<number, number | null>();
-    for (const entry of entries) {
-      if (entry.seq <= seq) continue;
-      pmaxBefore.set(entry.seq, this.predMax);
-      const records = entry.records;
-      for (let i = 0; i < records.length; i++) {
-        const rec = records[i];
-        const ord = entry.seq * ORD + i;
-        const c = checkPrediction(rec);
-        if (!c.ok) {
-          this.quarantined('predictions', ord, null, c.reason, rec);
-          this.inc('predictions_invalid');
+    for (const chunk of chunks) {
+      const c = chunk.predictions!;
+      const shapes = chunkShapes(c);
+      const bad = badByIndex(chunk);
+      let k = 0;
+      for (let j = 0; j < chunk.seqs.length; j++) {
+        const eseq = chunk.seqs[j]!;
+        const n = chunk.counts[j]!;
+        if (eseq <= seq) {
+          k += n;
           continue;
         }
-        const cols = c.cols;
-        const pw_before = this.predMax === null ? null : this.predMax - this.spec.prediction_delay;
-        this.predMax = this.predMax === null ? cols.tp : Math.max(this.predMax, cols.tp);
-        if (fresh.has(cols.prediction_id) || this.mem.open.has(cols.prediction_id)) {
-          this.inc('prediction_duplicates');
-          continue;
+        pmaxBefore.set(eseq, this.predMax);
+        for (let i = 0; i < n; i++, k++) {
+          const ord = eseq * ORD + i;
+          if (!chunk.ok[k]) {
+            const b = bad.get(k)!;
+            this.quarantinedJson('predictions', ord, null, b.reason, b.json);
+            this.inc('predictions_invalid');
+            continue;
+          }
+          const id = c.id[k]!;
+          const tp = c.tp[k]!;
+          const pw_before = this.predMax === null ? null : this.predMax - this.spec.prediction_delay;
+          this.predMax = this.predMax === null ? tp : Math.max(this.predMax, tp);
+          if (fresh.has(id) || this.mem.open.has(id)) {
+            this.inc('prediction_duplicates');
+            continue;
+          }
+          fresh.set(id, openRowAt(c, k, shapes[c.shape[k]!]!, ord, closeAt(this.spec, tp), pw_before));
         }
-        fresh.set(cols.prediction_id, openRow(cols, ord, closeAt(this.spec, cols.tp), pw_before));
+        seq = eseq;
       }
-      seq = entry.seq;
     }
     this.clock.lap('predictions: check');
     if (!fresh.size) return seq;
@@ -442,37 +477,55 @@ class Batch {
   }
 
   /** New events: validated, deduplicated by event_id, joined, or left pending for their prediction. */
-  private async events(entries: LogEntry<unknown>[]): Promise<number> {
+  private async events(chunks: readonly DecodedChunk[]): Promise<number> {
     let seq = Number(this.prog.event_seq);
     const fresh: JoinEvent[] = [];
     const inBatch = new Set<string>();
-    for (const entry of entries) {
-      if (entry.seq <= seq) continue;
-      entry.records.forEach((rec, i) => {
-        const ord = entry.seq * ORD + i;
-        const c = checkEvent(rec);
-        if (!c.ok) {
-          this.quarantined('events', ord, null, c.reason, rec);
-          return this.inc('events_invalid');
+    for (const chunk of chunks) {
+      const c = chunk.events!;
+      const bad = badByIndex(chunk);
+      let k = 0;
+      for (let j = 0; j < chunk.seqs.length; j++) {
+        const eseq = chunk.seqs[j]!;
+        const n = chunk.counts[j]!;
+        if (eseq <= seq) {
+          k += n;
+          continue;
         }
-        const ev = c.event;
-        const ew_before = this.eventMax === null ? null : this.eventMax - this.spec.watermark_delay;
-        this.eventMax = this.eventMax === null ? ev.time : Math.max(this.eventMax, ev.time);
-        if (inBatch.has(ev.event_id)) return this.inc('duplicates');
-        inBatch.add(ev.event_id);
-        let text: string | null = null;
-        let rules: string | null = null;
-        if (ev.text !== undefined) {
-          const s = this.scrub(ev.text);
-          text = s.text;
-          rules = mergeRules(ev.scrubbed, s.rules).join(',');
+        for (let i = 0; i < n; i++, k++) {
+          const ord = eseq * ORD + i;
+          if (!chunk.ok[k]) {
+            const b = bad.get(k)!;
+            this.quarantinedJson('events', ord, null, b.reason, b.json);
+            this.inc('events_invalid');
+            continue;
+          }
+          const te = c.time[k]!;
+          const eventId = c.eventId[k]!;
+          const ew_before = this.eventMax === null ? null : this.eventMax - this.spec.watermark_delay;
+          this.eventMax = this.eventMax === null ? te : Math.max(this.eventMax, te);
+          if (inBatch.has(eventId)) {
+            this.inc('duplicates');
+            continue;
+          }
+          inBatch.add(eventId);
+          let text: string | null = null;
+          let rules: string | null = null;
+          const raw = c.text[k]!;
+          if (raw !== null) {
+            const s = this.scrub(raw);
+            text = s.text;
+            rules = mergeRules(c.scrubbed[k] ?? undefined, s.rules).join(',');
+          }
+          const position = c.position[k]!;
+          const value = c.value[k]!;
+          fresh.push({
+            event_id: eventId, prediction_id: c.predictionId[k]!, type: c.type[k]!, te, ew_before, ord,
+            position: Number.isNaN(position) ? null : position, value: Number.isNaN(value) ? null : value, text, scrub_rules: rules,
+          });
         }
-        fresh.push({
-          event_id: ev.event_id, prediction_id: ev.prediction_id, type: ev.type, te: ev.time, ew_before, ord,
-          position: ev.position ?? null, value: ev.value ?? null, text, scrub_rules: rules,
-        });
-      });
-      seq = entry.seq;
+        seq = eseq;
+      }
     }
     if (!fresh.length) return seq;
     const seen = new Set((await selectIn<{ event_id: string }>(this.tx, 'SELECT event_id FROM fb_events WHERE event_id IN (%IN%)', fresh.map((e) => e.event_id))).map((r) => r.event_id));

@@ -1,10 +1,12 @@
 // The continuous join: reads both logs after the stored cursors in large batches, folds each batch
 // in one transaction (join.ts), and publishes examples as dataset versions every `publish.every`.
 // `once` drains what the logs hold, publishes and returns (for tests and scripts).
-import type { EventLog, LogEntry } from '../log/event-log.ts';
+import type { EventLog } from '../log/event-log.ts';
 import type { Project } from '../core/project.ts';
 import type { FeedbackJoin, StepResult } from './join.ts';
 import { publish, type Published } from './publish.ts';
+import { DecodeThread, LogFeed } from './feed.ts';
+import { FileEventLog } from '../log/file-log.ts';
 import { readCounts } from './state.ts';
 
 export interface RunOptions {
@@ -16,6 +18,12 @@ export interface RunOptions {
   /** stop after the current batch when aborted */
   signal?: AbortSignal;
   onProgress?: (s: RunStatus) => void;
+  /**
+   * Read and check file logs on a worker thread, a batch ahead (feed.ts; default true). Draining a
+   * backlog of 1M predictions took 12.9 instead of 16.9 s on 2 cores; at 100k events/s offered the
+   * p99 latency was no worse (four runs each, on a noisy machine: 1.6–3.5 s with it, 3.5–4.8 s without).
+   */
+  readThread?: boolean;
   /** called after each committed batch (tests use it to measure latency) */
   onBatch?: (r: StepResult & { at: number }) => void;
 }
@@ -36,62 +44,12 @@ export interface RunSummary extends RunStatus {
   published: Published[];
 }
 
-/**
- * Reads a log ahead of the join's cursor and hands out whole entries up to a record budget. Entries
- * read but not yet folded stay buffered, so each entry is read and decoded once (re-reading a long
- * window of entries per batch and dropping most of it cost more than the join itself). The number of
- * entries per read follows the entries' size, so a read decodes about one batch.
- */
-class ReadAhead<R> {
-  private buf: LogEntry<R>[] = [];
-  /** the seq the buffer continues from (its first entry follows it) */
-  private after = -1;
-  private perEntry = 100;
-
-  constructor(private readonly log: EventLog<R>) {}
-
-  /** Whole entries after `after` while their records fit in `budget` (at least one entry when any). */
-  async take(after: number, budget: number): Promise<LogEntry<R>[]> {
-    // The cursor is not where this buffer stands (first call, or the join moved elsewhere): start over.
-    if (after !== this.after) {
-      this.buf = [];
-      this.after = after;
-    }
-    let have = 0;
-    for (const e of this.buf) have += e.records.length;
-    while (have < budget) {
-      const from = this.buf.length ? this.buf[this.buf.length - 1]!.seq : after;
-      const max = Math.min(1000, Math.max(1, Math.ceil((budget - have) / this.perEntry)));
-      const got = await this.log.read(from, { max });
-      if (!got.length) break;
-      let n = 0;
-      for (const e of got) n += e.records.length;
-      this.perEntry = Math.max(1, n / got.length);
-      this.buf.push(...got);
-      have += n;
-    }
-    let n = 0;
-    let i = 0;
-    while (i < this.buf.length && (i === 0 || n + this.buf[i]!.records.length <= budget)) n += this.buf[i++]!.records.length;
-    return this.buf.slice(0, i);
-  }
-
-  /** The join committed through `seq`: drop the entries folded. */
-  advance(seq: number): void {
-    let i = 0;
-    while (i < this.buf.length && this.buf[i]!.seq <= seq) i++;
-    this.buf = this.buf.slice(i);
-    this.after = seq;
-  }
-}
-
 export async function runFeedback(
   project: Project,
   join: FeedbackJoin,
   logs: { predictions: EventLog<unknown>; events: EventLog<unknown> },
   options: RunOptions = {},
 ): Promise<RunSummary> {
-  const budget = options.batchRecords ?? 20_000;
   const dataset = join.spec.publish.dataset;
   const status: RunStatus = { batches: 0, pred_seq: 0, event_seq: 0, lag: { predictions: 0, events: 0 }, watermark: null, examples: 0, versions: [] };
   const published: Published[] = [];
@@ -103,9 +61,28 @@ export async function runFeedback(
     if (p.version !== null) status.versions.push(p.version);
   };
   await doPublish(); // finishes a publish a crash interrupted
+  // file logs are read and checked on a worker thread, a batch ahead
+  const thread = options.readThread !== false && (logs.predictions instanceof FileEventLog || logs.events instanceof FileEventLog) ? new DecodeThread() : null;
+  try {
+    return await loop(join, logs, options, thread, status, published, doPublish);
+  } finally {
+    await thread?.close();
+  }
+}
+
+async function loop(
+  join: FeedbackJoin,
+  logs: { predictions: EventLog<unknown>; events: EventLog<unknown> },
+  options: RunOptions,
+  thread: DecodeThread | null,
+  status: RunStatus,
+  published: Published[],
+  doPublish: () => Promise<void>,
+): Promise<RunSummary> {
+  const budget = options.batchRecords ?? 20_000;
   let lastPublish = Date.now();
   let lastReport = 0;
-  const ahead = { predictions: new ReadAhead(logs.predictions), events: new ReadAhead(logs.events) };
+  const ahead = { predictions: new LogFeed(logs.predictions, 'predictions', thread), events: new LogFeed(logs.events, 'events', thread) };
   for (;;) {
     if (options.signal?.aborted) break;
     const prog = await join.progress();

@@ -5,13 +5,12 @@
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { open, readdir, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { crc32 } from 'node:zlib';
 import { IntegrityError, InputError } from '../core/errors.ts';
 import type { AppendResult, EventLog, LogEntry, ReadOptions } from './event-log.ts';
 import { fsyncDir } from './fsync-dir.ts';
 import { acquireLock } from './lock.ts';
 import { notifyAppended, waitForAppend } from './notify.ts';
-import { encodeFrame, HEADER, MAX_ID, readAt, scanSegment, SEG, type Segment } from './segment.ts';
+import { encodeFrame, MAX_ID, parseFrames, readAt, scanSegment, SEG, type Segment } from './segment.ts';
 
 export interface FileEventLogOptions {
   /** start a new segment once the current one reaches this size (default 64 MiB) */
@@ -20,6 +19,14 @@ export interface FileEventLogOptions {
   pollMs?: number;
   /** how long a commit waits for another process's commit to finish (default 5,000 ms) */
   lockWaitMs?: number;
+}
+
+/** Entries `first`, first + 1, … as whole frames at bytes [start, end) of a segment file. */
+export interface LogRange {
+  path: string;
+  start: number;
+  end: number;
+  first: number;
 }
 
 interface Pending {
@@ -272,25 +279,40 @@ export class FileEventLog<R = unknown> implements EventLog<R> {
 
   private async readRange(from: number, to: number): Promise<LogEntry<R>[]> {
     const out: LogEntry<R>[] = [];
+    for (const r of this.ranges(from, to)) out.push(...parseFrames<R>(await readAt(await this.reader(this.segmentOf(r.first)), r.start, r.end - r.start), r.first, this.name, r.path));
+    return out;
+  }
+
+  /** Byte ranges of the entries from..to, one per segment they lie in. */
+  private ranges(from: number, to: number): LogRange[] {
+    const out: LogRange[] = [];
     let seq = from;
     while (seq <= to) {
       const seg = this.segmentOf(seq);
       const i = seq - seg.base;
       const j = Math.min(to - seg.base, seg.offsets.length - 1);
-      const startByte = seg.offsets[i]!;
-      const endByte = j + 1 < seg.offsets.length ? seg.offsets[j + 1]! : seg.end;
-      const buf = await readAt(await this.reader(seg), startByte, endByte - startByte);
-      let p = 0;
-      while (p < buf.length) {
-        const len = buf.readUInt32LE(p);
-        const payload = buf.subarray(p + HEADER, p + HEADER + len);
-        if (crc32(payload) !== buf.readUInt32LE(p + 4)) throw new IntegrityError(`event log ${this.name}: entry ${seq} in ${seg.path} fails its crc32 check`);
-        out.push(JSON.parse(payload.toString('utf8')) as LogEntry<R>);
-        p += HEADER + len;
-        seq++;
-      }
+      out.push({ path: seg.path, start: seg.offsets[i]!, end: j + 1 < seg.offsets.length ? seg.offsets[j + 1]! : seg.end, first: seq });
+      seq = seg.base + j + 1;
     }
     return out;
+  }
+
+  /**
+   * Where the entries after `after` lie (at most `max`; none yet: []), for a reader in another
+   * thread: it reads each range and parses it with parseFrames (segment.ts). Segments only grow and
+   * a range covers whole, verified frames, so the bytes stay as they are while it reads.
+   */
+  async locate(after: number, max: number): Promise<LogRange[]> {
+    this.assertOpen();
+    await this.refresh();
+    return this.locateKnown(after, max);
+  }
+
+  /** locate() among the entries already indexed, at once (no look for new ones). */
+  locateKnown(after: number, max: number): LogRange[] {
+    this.assertOpen();
+    const from = Math.max(0, Math.floor(after)) + 1;
+    return this.headSeq >= from ? this.ranges(from, Math.min(this.headSeq, from + Math.max(1, max) - 1)) : [];
   }
 
   private segmentOf(seq: number): Segment {

@@ -3,6 +3,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
 import { IntegrityError } from '../core/errors.ts';
+import type { LogEntry } from './event-log.ts';
 
 export const HEADER = 8;
 export const SEG = /^(\d{20})\.seg$/;
@@ -96,4 +97,20 @@ export async function scanSegment(fh: FileHandle, seg: Segment, logName: string,
     seg.end += HEADER + len;
   }
   return seg.end > start;
+}
+
+/** The entries of whole frames in `buf` (the first holds seq `first`), each checked against its crc32. */
+export function parseFrames<R>(buf: Buffer, first: number, logName: string, path: string): LogEntry<R>[] {
+  const out: LogEntry<R>[] = [];
+  let seq = first;
+  let p = 0;
+  while (p < buf.length) {
+    const len = buf.readUInt32LE(p);
+    const payload = buf.subarray(p + HEADER, p + HEADER + len);
+    if (crc32(payload) !== buf.readUInt32LE(p + 4)) throw new IntegrityError(`event log ${logName}: entry ${seq} in ${path} fails its crc32 check`);
+    out.push(JSON.parse(payload.toString('utf8')) as LogEntry<R>);
+    p += HEADER + len;
+    seq++;
+  }
+  return out;
 }
