@@ -44,21 +44,28 @@ export async function metricSlices(db: SqlTx): Promise<string[]> {
   return r ? (JSON.parse(r.value) as string[]) : [];
 }
 
+/** One cell's state rows: the cell, its score bins (by bin) and its picked positions. */
+interface Group {
+  cell: Cell;
+  bins: (BinRow | undefined)[];
+  positions: Map<number, PositionRow> | undefined;
+}
+
 /** Groups examples into state rows in memory (one row per key), before one upsert per row. */
 export function foldExamples(examples: FeedbackExample[], slices: string[]): { cells: Cell[]; bins: BinRow[]; positions: PositionRow[] } {
-  const cells = new Map<string, Cell>();
-  const bins = new Map<string, BinRow>();
-  const positions = new Map<string, PositionRow>();
-  // Per example only strings and numbers: key objects are built when a cell is first seen (object
-  // spread per example cost more than the sums).
-  const add = (e: FeedbackExample, bucket: number, slice_field: string, slice_value: string, ll: number, bin: number) => {
-    // the hour's number, not its epoch ms: a small integer prints from V8's cache, a large one through its slow double printer
-    const ks = `${e.model}\x1f${e.model_version}\x1f${e.arm}\x1f${bucket / HOUR_MS}\x1f${slice_field}\x1f${slice_value}`;
-    let c = cells.get(ks);
-    if (!c) {
-      c = { model: e.model, version: e.model_version, arm: e.arm, bucket, slice_field, slice_value, n: 0, pos: 0, sum_score: 0, sum_score2: 0, sum_ll: 0, sum_ll2: 0, ranked: 0 };
-      cells.set(ks, c);
+  const groups = new Map<string, Group>();
+  const group = (e: FeedbackExample, bucket: number, prefix: string, slice_field: string, slice_value: string): Group => {
+    const ks = `${prefix}\x1f${slice_field}\x1f${slice_value}`;
+    let g = groups.get(ks);
+    if (!g) {
+      const cell = { model: e.model, version: e.model_version, arm: e.arm, bucket, slice_field, slice_value, n: 0, pos: 0, sum_score: 0, sum_score2: 0, sum_ll: 0, sum_ll2: 0, ranked: 0 };
+      groups.set(ks, (g = { cell, bins: [], positions: undefined }));
     }
+    return g;
+  };
+  // Per example only numbers: key objects and strings are made when a cell is first seen.
+  const add = (g: Group, e: FeedbackExample, ll: number, bin: number) => {
+    const c = g.cell;
     c.n += 1;
     c.pos += e.label;
     c.sum_score += e.score;
@@ -66,27 +73,52 @@ export function foldExamples(examples: FeedbackExample[], slices: string[]): { c
     c.sum_ll += ll;
     c.sum_ll2 += ll * ll;
     if (e.shown_count !== null) c.ranked += 1;
-    const bk = `${ks}|${bin}`;
-    let b = bins.get(bk);
-    if (!b) bins.set(bk, (b = { model: c.model, version: c.version, arm: c.arm, bucket, slice_field, slice_value, bin, n: 0, pos: 0, sum_score: 0 }));
+    let b = g.bins[bin];
+    if (!b) g.bins[bin] = b = { model: c.model, version: c.version, arm: c.arm, bucket: c.bucket, slice_field: c.slice_field, slice_value: c.slice_value, bin, n: 0, pos: 0, sum_score: 0 };
     b.n += 1;
     b.pos += e.label;
     b.sum_score += e.score;
     if (e.shown_count !== null && e.picked_position !== null) {
-      const pk = `${ks}|${e.picked_position}`;
-      let p = positions.get(pk);
-      if (!p) positions.set(pk, (p = { model: c.model, version: c.version, arm: c.arm, bucket, slice_field, slice_value, picked: e.picked_position, n: 0 }));
+      g.positions ??= new Map();
+      let p = g.positions.get(e.picked_position);
+      if (!p) g.positions.set(e.picked_position, (p = { model: c.model, version: c.version, arm: c.arm, bucket: c.bucket, slice_field: c.slice_field, slice_value: c.slice_value, picked: e.picked_position, n: 0 }));
       p.n += 1;
     }
   };
+  // Examples in a row mostly share model, version, arm and hour: the key's prefix and the ALL
+  // slice's cell are looked up only when one of them changes (building the key per example, and
+  // per slice, was most of the fold).
+  let model: string | null = null;
+  let version = NaN;
+  let arm = '';
+  let bucket = NaN;
+  let prefix = '';
+  let all: Group | null = null;
   for (const e of examples) {
-    const bucket = Math.floor(e.predicted_at / HOUR_MS) * HOUR_MS;
+    const b = Math.floor(e.predicted_at / HOUR_MS) * HOUR_MS;
+    if (e.model !== model || e.model_version !== version || e.arm !== arm || b !== bucket) {
+      model = e.model;
+      version = e.model_version;
+      arm = e.arm;
+      bucket = b;
+      // the hour's number, not its epoch ms: a small integer prints from V8's cache, a large one through its slow double printer
+      prefix = `${model}\x1f${version}\x1f${arm}\x1f${bucket / HOUR_MS}`;
+      all = group(e, bucket, prefix, ALL, '');
+    }
     const ll = logLoss(e.label, e.score);
     const bin = binOf(e.score);
-    add(e, bucket, ALL, '', ll, bin);
-    for (const f of slices) add(e, bucket, f, sliceText(e.fields[f]), ll, bin);
+    add(all!, e, ll, bin);
+    for (const f of slices) add(group(e, bucket, prefix, f, sliceText(e.fields[f])), e, ll, bin);
   }
-  return { cells: [...cells.values()], bins: [...bins.values()], positions: [...positions.values()] };
+  const cells: Cell[] = [];
+  const bins: BinRow[] = [];
+  const positions: PositionRow[] = [];
+  for (const g of groups.values()) {
+    cells.push(g.cell);
+    for (const b of g.bins) if (b) bins.push(b);
+    if (g.positions) positions.push(...g.positions.values());
+  }
+  return { cells, bins, positions };
 }
 
 // Rows per INSERT: well under SQLite's 32766 and PostgreSQL's 65535 parameters.
