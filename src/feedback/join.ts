@@ -53,6 +53,8 @@ export interface PredRow extends PredState, PredColumns {
 const DECIDED_COLUMNS = ['prediction_id', 'ord', 'tp', 'close_at', 'pw_before', 'arm', 'score', 'label', 'decided_at',
   'event_id', 'event_type', 'picked_position', 'text', 'scrub_rules', 'batch'] as const;
 const DECIDED_SELECT = DECIDED_COLUMNS.join(', ');
+/** The columns a negative by timeout sets (its event columns are NULL). */
+const TIMEOUT_COLUMNS = ['prediction_id', 'ord', 'tp', 'close_at', 'pw_before', 'arm', 'score', 'label', 'decided_at', 'batch'] as const;
 /** A decided prediction as stored (the columns of PredRow that later events need). */
 type DecidedRow = Pick<PredRow, (typeof DECIDED_COLUMNS)[number]>;
 const PENDING_COLS = ['event_id', 'ord', 'prediction_id', 'type', 'te', 'ew_before', 'position', 'value', 'text', 'scrub_rules'] as const;
@@ -606,7 +608,10 @@ class Batch {
     await addCounts(tx, this.counts);
     this.clock.lap('quarantine, corrections, shadows, counts');
     const all = [...this.decided, ...negatives, ...shadows];
-    await insertObjects(tx, 'fb_predictions', DECIDED_COLUMNS, all);
+    // Negatives by timeout (most rows) have no deciding event: their event columns stay NULL
+    // without binding five NULLs a row (a third fewer parameters for them).
+    await insertObjects(tx, 'fb_predictions', DECIDED_COLUMNS, [...this.decided, ...shadows]);
+    await insertObjects(tx, 'fb_predictions', TIMEOUT_COLUMNS, negatives);
     this.clock.lap('write decided');
     if (all.length) {
       const { lines, types } = ndjson(all);
