@@ -24,6 +24,7 @@ import { chunkShapes, decodeEntries, type DecodedChunk, type PredictionColumns }
 import type { Shape } from './field-types.ts';
 import type { FeedbackExample } from './records.ts';
 import { makeScrubber, mergeRules, type Scrubber } from './scrub.ts';
+import { IdFilter } from './id-filter.ts';
 import type { JoinSpec } from './spec.ts';
 import { addCounts, ensureSchema, insertMany, insertObjects, readProgress, runIn, selectIn, type Progress } from './state.ts';
 
@@ -156,7 +157,12 @@ class OpenState {
   readonly entries = new Map<number, { pmax: number | null; open: number }>();
   shadowsOpen = 0;
 
-  constructor(public batch: number, unmatchedTimeout: number) {
+  constructor(
+    public batch: number,
+    unmatchedTimeout: number,
+    /** ids decided or quarantined as orphans (a superset: see id-filter.ts), so only maybes are looked up */
+    readonly ids: IdFilter,
+  ) {
     this.shadowHeap = new CloseHeap((p) => p.tp + unmatchedTimeout);
   }
 
@@ -252,7 +258,7 @@ export class FeedbackJoin {
    * checks, watermarks and first-wins dedup as when they arrived), less those decided since.
    */
   private async load(tx: SqlTx, prog: Progress, log?: EventLog<unknown>): Promise<OpenState> {
-    const mem = new OpenState(Number(prog.batch), this.spec.unmatched_timeout);
+    const mem = new OpenState(Number(prog.batch), this.spec.unmatched_timeout, await decidedIds(tx));
     for (const e of await tx.all<JoinEvent>(`SELECT ${PENDING_COLS.join(', ')} FROM fb_pending ORDER BY ord`)) mem.addPending(e);
     const predSeq = Number(prog.pred_seq);
     let seq = Number(prog.replay_from) - 1;
@@ -303,6 +309,22 @@ function openRowAt(c: PredictionColumns, k: number, shape: Shape, ord: number, c
     shown: c.shown[k]!, fields: c.fields[k]!, shape, label: null, decided_at: null, event_id: null, event_type: null, picked_position: null, text: null,
     scrub_rules: null, batch: null,
   };
+}
+
+/** A filter of the ids in fb_predictions and fb_orphans, read in pages by key (a restart after 10M: a few seconds). */
+async function decidedIds(tx: SqlTx): Promise<IdFilter> {
+  const f = new IdFilter();
+  const page = 50_000;
+  for (const table of ['fb_predictions', 'fb_orphans']) {
+    let after = '';
+    for (;;) {
+      const rows = await tx.all<{ prediction_id: string }>(`SELECT prediction_id FROM ${table} WHERE prediction_id > ? ORDER BY prediction_id LIMIT ${page}`, [after]);
+      for (const r of rows) f.add(r.prediction_id);
+      if (rows.length < page) break;
+      after = rows[rows.length - 1]!.prediction_id;
+    }
+  }
+  return f;
 }
 
 /** A chunk's invalid records by their index in it. */
@@ -413,8 +435,9 @@ class Batch {
     this.clock.lap('predictions: check');
     if (!fresh.size) return seq;
     // a prediction decided in an earlier batch is a duplicate too (and a shadow quarantined as an orphan)
-    const dups = await selectIn<{ prediction_id: string }>(this.tx, 'SELECT prediction_id FROM fb_predictions WHERE prediction_id IN (%IN%)', [...fresh.keys()]);
-    dups.push(...(await selectIn<{ prediction_id: string }>(this.tx, 'SELECT prediction_id FROM fb_orphans WHERE prediction_id IN (%IN%)', [...fresh.keys()].filter(isShadow))));
+    const maybe = [...fresh.keys()].filter((id) => this.mem.ids.mightHave(id));
+    const dups = await selectIn<{ prediction_id: string }>(this.tx, 'SELECT prediction_id FROM fb_predictions WHERE prediction_id IN (%IN%)', maybe);
+    dups.push(...(await selectIn<{ prediction_id: string }>(this.tx, 'SELECT prediction_id FROM fb_orphans WHERE prediction_id IN (%IN%)', maybe.filter(isShadow))));
     for (const { prediction_id } of dups) {
       fresh.delete(prediction_id);
       this.inc('prediction_duplicates');
@@ -534,7 +557,7 @@ class Batch {
     const first = seen.size ? fresh.filter((e) => !seen.has(e.event_id)) : fresh;
     this.inc('duplicates', fresh.length - first.length);
     this.inc('events', first.length);
-    const need = [...new Set(first.map((e) => e.prediction_id))].filter((id) => !this.pred(id));
+    const need = [...new Set(first.map((e) => e.prediction_id))].filter((id) => !this.pred(id) && this.mem.ids.mightHave(id));
     for (const p of await selectIn<DecidedRow>(this.tx, `SELECT ${DECIDED_SELECT} FROM fb_predictions WHERE prediction_id IN (%IN%)`, need)) this.loaded.set(p.prediction_id, p);
     const registry: Param[][] = [];
     const pending: Param[][] = [];
@@ -608,6 +631,7 @@ class Batch {
     await addCounts(tx, this.counts);
     this.clock.lap('quarantine, corrections, shadows, counts');
     const all = [...this.decided, ...negatives, ...shadows];
+    for (const p of all) this.mem.ids.add(p.prediction_id);
     // Negatives by timeout (most rows) have no deciding event: their event columns stay NULL
     // without binding five NULLs a row (a third fewer parameters for them).
     await insertObjects(tx, 'fb_predictions', DECIDED_COLUMNS, [...this.decided, ...shadows]);
@@ -706,6 +730,7 @@ class Batch {
         continue;
       }
       this.mem.close(sh);
+      this.mem.ids.add(sh.prediction_id);
       orphans.push([sh.prediction_id, sh.ord, this.batch]);
       this.quarantined('predictions', sh.ord, null, `orphan shadow: no prediction ${mainOf(sh.prediction_id)} before the predictions' watermark passed the shadow's time + ${this.spec.unmatched_timeout} ms`, {
         prediction_id: sh.prediction_id, time: sh.tp, model: sh.model, version: sh.version, arm: sh.arm, score: sh.score, fields: sh.fields,
