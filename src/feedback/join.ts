@@ -557,12 +557,21 @@ class Batch {
     const first = seen.size ? fresh.filter((e) => !seen.has(e.event_id)) : fresh;
     this.inc('duplicates', fresh.length - first.length);
     this.inc('events', first.length);
-    const need = [...new Set(first.map((e) => e.prediction_id))].filter((id) => !this.pred(id) && this.mem.ids.mightHave(id));
-    for (const p of await selectIn<DecidedRow>(this.tx, `SELECT ${DECIDED_SELECT} FROM fb_predictions WHERE prediction_id IN (%IN%)`, need)) this.loaded.set(p.prediction_id, p);
+    // Each event's prediction is found once (with a million open predictions, each look in the maps
+    // is a cache miss): joining an event decides its prediction in place, so later events of this
+    // batch that name it hold the same row.
+    const rows: (DecidedRow | undefined)[] = new Array(first.length);
+    const need = new Set<string>();
+    for (let i = 0; i < first.length; i++) {
+      const id = first[i]!.prediction_id;
+      if (!(rows[i] = this.pred(id)) && this.mem.ids.mightHave(id)) need.add(id);
+    }
+    for (const p of await selectIn<DecidedRow>(this.tx, `SELECT ${DECIDED_SELECT} FROM fb_predictions WHERE prediction_id IN (%IN%)`, [...need])) this.loaded.set(p.prediction_id, p);
     const registry: Param[][] = [];
     const pending: Param[][] = [];
-    for (const e of first) {
-      const p = this.pred(e.prediction_id);
+    for (let i = 0; i < first.length; i++) {
+      const e = first[i]!;
+      const p = rows[i] ?? (need.has(e.prediction_id) ? this.loaded.get(e.prediction_id) : undefined);
       let d: Disposition;
       if (p) d = this.join(p, e);
       else {
