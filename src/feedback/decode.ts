@@ -59,71 +59,82 @@ export function decodeEntries(log: LogName, entries: readonly LogEntry<unknown>[
   let n = 0;
   for (const e of entries) n += e.records.length;
   const chunk: DecodedChunk = { log, seqs: entries.map((e) => e.seq), counts: entries.map((e) => e.records.length), ok: new Uint8Array(n), bad: [] };
-  const bad = (k: number, reason: string, rec: unknown) => chunk.bad.push({ k, reason, json: JSON.stringify(rec) ?? String(rec) });
-  let k = 0;
+  /** each record checked: `put` its columns when it passes, else its reason and JSON go to `bad` (its columns: `blank`) */
+  const each = <T>(check: (rec: unknown) => { ok: true; v: T } | { ok: false; reason: string }, put: (k: number, v: T) => void, blank: (k: number) => void) => {
+    let k = 0;
+    for (const e of entries) {
+      for (const rec of e.records) {
+        const r = check(rec);
+        if (r.ok) {
+          chunk.ok[k] = 1;
+          put(k, r.v);
+        } else {
+          chunk.bad.push({ k, reason: r.reason, json: JSON.stringify(rec) ?? String(rec) });
+          blank(k);
+        }
+        k++;
+      }
+    }
+  };
   if (log === 'predictions') {
     const c: PredictionColumns = {
       id: new Array(n), tp: new Float64Array(n), model: new Array(n), version: new Float64Array(n), arm: new Array(n), score: new Float64Array(n),
       shown: new Array(n), fields: new Array(n), shape: new Int32Array(n), shapes: [],
     };
     const shapeIndex = new Map<Shape, number>();
-    for (const e of entries) {
-      for (const rec of e.records) {
+    each(
+      (rec) => {
         const r = checkPrediction(rec);
-        if (!r.ok) {
-          bad(k, r.reason, rec);
-          c.id[k] = c.model[k] = c.arm[k] = c.fields[k] = '';
-          c.shown[k] = null;
-        } else {
-          const p = r.cols;
-          chunk.ok[k] = 1;
-          c.id[k] = p.prediction_id;
-          c.tp[k] = p.tp;
-          c.model[k] = p.model;
-          c.version[k] = p.version;
-          c.arm[k] = p.arm;
-          c.score[k] = p.score;
-          c.shown[k] = p.shown;
-          c.fields[k] = p.fields;
-          let s = shapeIndex.get(p.shape);
-          if (s === undefined) {
-            shapeIndex.set(p.shape, (s = c.shapes.length));
-            c.shapes.push(p.shape.fields === null ? null : [...p.shape.fields]);
-          }
-          c.shape[k] = s;
+        return r.ok ? { ok: true, v: r.cols } : r;
+      },
+      (k, p) => {
+        c.id[k] = p.prediction_id;
+        c.tp[k] = p.tp;
+        c.model[k] = p.model;
+        c.version[k] = p.version;
+        c.arm[k] = p.arm;
+        c.score[k] = p.score;
+        c.shown[k] = p.shown;
+        c.fields[k] = p.fields;
+        let s = shapeIndex.get(p.shape);
+        if (s === undefined) {
+          shapeIndex.set(p.shape, (s = c.shapes.length));
+          c.shapes.push(p.shape.fields === null ? null : [...p.shape.fields]);
         }
-        k++;
-      }
-    }
+        c.shape[k] = s;
+      },
+      (k) => {
+        c.id[k] = c.model[k] = c.arm[k] = c.fields[k] = '';
+        c.shown[k] = null;
+      },
+    );
     chunk.predictions = c;
   } else {
     const c: EventColumns = {
       eventId: new Array(n), predictionId: new Array(n), type: new Array(n), time: new Float64Array(n), position: new Float64Array(n), value: new Float64Array(n),
       text: new Array(n), scrubbed: new Array(n),
     };
-    for (const e of entries) {
-      for (const rec of e.records) {
+    each(
+      (rec) => {
         const r = checkEvent(rec);
-        if (!r.ok) {
-          bad(k, r.reason, rec);
-          c.eventId[k] = c.predictionId[k] = c.type[k] = '';
-          c.text[k] = null;
-          c.scrubbed[k] = null;
-        } else {
-          const ev = r.event;
-          chunk.ok[k] = 1;
-          c.eventId[k] = ev.event_id;
-          c.predictionId[k] = ev.prediction_id;
-          c.type[k] = ev.type;
-          c.time[k] = ev.time;
-          c.position[k] = ev.position ?? NaN;
-          c.value[k] = ev.value ?? NaN;
-          c.text[k] = ev.text ?? null;
-          c.scrubbed[k] = ev.scrubbed ?? null;
-        }
-        k++;
-      }
-    }
+        return r.ok ? { ok: true, v: r.event } : r;
+      },
+      (k, ev) => {
+        c.eventId[k] = ev.event_id;
+        c.predictionId[k] = ev.prediction_id;
+        c.type[k] = ev.type;
+        c.time[k] = ev.time;
+        c.position[k] = ev.position ?? NaN;
+        c.value[k] = ev.value ?? NaN;
+        c.text[k] = ev.text ?? null;
+        c.scrubbed[k] = ev.scrubbed ?? null;
+      },
+      (k) => {
+        c.eventId[k] = c.predictionId[k] = c.type[k] = '';
+        c.text[k] = null;
+        c.scrubbed[k] = null;
+      },
+    );
     chunk.events = c;
   }
   return chunk;

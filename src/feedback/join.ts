@@ -401,36 +401,14 @@ class Batch {
     for (const chunk of chunks) {
       const c = chunk.predictions!;
       const shapes = chunkShapes(c);
-      const bad = badByIndex(chunk);
-      let k = 0;
-      for (let j = 0; j < chunk.seqs.length; j++) {
-        const eseq = chunk.seqs[j]!;
-        const n = chunk.counts[j]!;
-        if (eseq <= seq) {
-          k += n;
-          continue;
-        }
-        pmaxBefore.set(eseq, this.predMax);
-        for (let i = 0; i < n; i++, k++) {
-          const ord = eseq * ORD + i;
-          if (!chunk.ok[k]) {
-            const b = bad.get(k)!;
-            this.quarantinedJson('predictions', ord, null, b.reason, b.json);
-            this.inc('predictions_invalid');
-            continue;
-          }
-          const id = c.id[k]!;
-          const tp = c.tp[k]!;
-          const pw_before = this.predMax === null ? null : this.predMax - this.spec.prediction_delay;
-          this.predMax = this.predMax === null ? tp : Math.max(this.predMax, tp);
-          if (fresh.has(id) || this.mem.open.has(id)) {
-            this.inc('prediction_duplicates');
-            continue;
-          }
-          fresh.set(id, openRowAt(c, k, shapes[c.shape[k]!]!, ord, closeAt(this.spec, tp), pw_before));
-        }
-        seq = eseq;
-      }
+      seq = this.records(chunk, seq, 'predictions', (eseq) => pmaxBefore.set(eseq, this.predMax), (k, ord) => {
+        const id = c.id[k]!;
+        const tp = c.tp[k]!;
+        const pw_before = this.predMax === null ? null : this.predMax - this.spec.prediction_delay;
+        this.predMax = this.predMax === null ? tp : Math.max(this.predMax, tp);
+        if (fresh.has(id) || this.mem.open.has(id)) return this.inc('prediction_duplicates');
+        fresh.set(id, openRowAt(c, k, shapes[c.shape[k]!]!, ord, closeAt(this.spec, tp), pw_before));
+      });
     }
     this.clock.lap('predictions: check');
     if (!fresh.size) return seq;
@@ -471,6 +449,37 @@ class Batch {
     return seq;
   }
 
+  /**
+   * Walks a chunk's entries after `after`: `entry(seq)` before each entry's records, `each(k, ord)`
+   * for each record that passed its check (k: its index in the chunk); the others are quarantined
+   * and counted as `<log>_invalid`. Returns the last entry's seq (or `after`).
+   */
+  private records(chunk: DecodedChunk, after: number, log: 'predictions' | 'events', entry: (seq: number) => void, each: (k: number, ord: number) => void): number {
+    const bad = badByIndex(chunk);
+    let seq = after;
+    let k = 0;
+    for (let j = 0; j < chunk.seqs.length; j++) {
+      const eseq = chunk.seqs[j]!;
+      const n = chunk.counts[j]!;
+      if (eseq <= seq) {
+        k += n;
+        continue;
+      }
+      entry(eseq);
+      for (let i = 0; i < n; i++, k++) {
+        const ord = eseq * ORD + i;
+        if (chunk.ok[k]) each(k, ord);
+        else {
+          const b = bad.get(k)!;
+          this.quarantinedJson(log, ord, null, b.reason, b.json);
+          this.inc(`${log}_invalid`);
+        }
+      }
+      seq = eseq;
+    }
+    return seq;
+  }
+
   /** A matched or unmatched event against its (present) prediction. */
   private join(row: DecidedRow, e: JoinEvent): Disposition {
     // only an open prediction (label null: a whole row, in memory) can be decided here
@@ -508,49 +517,28 @@ class Batch {
     const inBatch = new Set<string>();
     for (const chunk of chunks) {
       const c = chunk.events!;
-      const bad = badByIndex(chunk);
-      let k = 0;
-      for (let j = 0; j < chunk.seqs.length; j++) {
-        const eseq = chunk.seqs[j]!;
-        const n = chunk.counts[j]!;
-        if (eseq <= seq) {
-          k += n;
-          continue;
+      seq = this.records(chunk, seq, 'events', () => undefined, (k, ord) => {
+        const te = c.time[k]!;
+        const eventId = c.eventId[k]!;
+        const ew_before = this.eventMax === null ? null : this.eventMax - this.spec.watermark_delay;
+        this.eventMax = this.eventMax === null ? te : Math.max(this.eventMax, te);
+        if (inBatch.has(eventId)) return this.inc('duplicates');
+        inBatch.add(eventId);
+        let text: string | null = null;
+        let rules: string | null = null;
+        const raw = c.text[k]!;
+        if (raw !== null) {
+          const s = this.scrub(raw);
+          text = s.text;
+          rules = mergeRules(c.scrubbed[k] ?? undefined, s.rules).join(',');
         }
-        for (let i = 0; i < n; i++, k++) {
-          const ord = eseq * ORD + i;
-          if (!chunk.ok[k]) {
-            const b = bad.get(k)!;
-            this.quarantinedJson('events', ord, null, b.reason, b.json);
-            this.inc('events_invalid');
-            continue;
-          }
-          const te = c.time[k]!;
-          const eventId = c.eventId[k]!;
-          const ew_before = this.eventMax === null ? null : this.eventMax - this.spec.watermark_delay;
-          this.eventMax = this.eventMax === null ? te : Math.max(this.eventMax, te);
-          if (inBatch.has(eventId)) {
-            this.inc('duplicates');
-            continue;
-          }
-          inBatch.add(eventId);
-          let text: string | null = null;
-          let rules: string | null = null;
-          const raw = c.text[k]!;
-          if (raw !== null) {
-            const s = this.scrub(raw);
-            text = s.text;
-            rules = mergeRules(c.scrubbed[k] ?? undefined, s.rules).join(',');
-          }
-          const position = c.position[k]!;
-          const value = c.value[k]!;
-          fresh.push({
-            event_id: eventId, prediction_id: c.predictionId[k]!, type: c.type[k]!, te, ew_before, ord,
-            position: Number.isNaN(position) ? null : position, value: Number.isNaN(value) ? null : value, text, scrub_rules: rules,
-          });
-        }
-        seq = eseq;
-      }
+        const position = c.position[k]!;
+        const value = c.value[k]!;
+        fresh.push({
+          event_id: eventId, prediction_id: c.predictionId[k]!, type: c.type[k]!, te, ew_before, ord,
+          position: Number.isNaN(position) ? null : position, value: Number.isNaN(value) ? null : value, text, scrub_rules: rules,
+        });
+      });
     }
     if (!fresh.length) return seq;
     const seen = new Set((await selectIn<{ event_id: string }>(this.tx, 'SELECT event_id FROM fb_events WHERE event_id IN (%IN%)', fresh.map((e) => e.event_id))).map((r) => r.event_id));
