@@ -73,6 +73,9 @@ export async function shuffleAccepted(
   return writeShuffle(duck, dataDir, outDir, sql, ['__dkey'], d.partitions);
 }
 
+/** A reduce task's outcome when it has no rows to decide (or a warn rule, which moves none). */
+const NO_OUTCOME = { part: null, duplicates: null, review: null, reviewRecords: 0, quarantine: null, quarantineRecords: 0, dropped: 0, superseded: 0 };
+
 /** Reduce side: one row per key; the others go to the duplicates file with the winner's `_id`. */
 export async function reduceDuplicates(
   duck: DuckSession,
@@ -102,7 +105,7 @@ export async function reduceDuplicates(
     const ord = `0 AS __priority, -1 AS __src, _source.file AS __file, _source.record AS __recno, `;
     sources.push(`SELECT * FROM (SELECT *, ${dedupeKey(p, d)} AS __dkey, ${ord}0 AS __run FROM (${scanSql(dataDir, head)})) WHERE hash(__dkey) % ${d.partitions} = ${partition}`);
   }
-  if (!sources.length) return { part: null, duplicates: null, review: null, reviewRecords: 0, quarantine: null, quarantineRecords: 0, dropped: 0, superseded: 0 };
+  if (!sources.length) return NO_OUTCOME;
   const all = sources.join(' UNION ALL BY NAME ');
   const t = `dedupe_${outDir.replace(/[^A-Za-z0-9]/g, '_').slice(-40)}`;
   // With conflicts, duplicates are looked for within each source; sources are merged afterwards.
@@ -163,12 +166,11 @@ export async function reduceDuplicates(
  * action, and the commit (unique.ts) takes them out of their parts. A warn rule moves nothing.
  */
 async function uniqueOutcome(duck: DuckSession, dataDir: string, outDir: string, rule: Rule, d: Dedupe, partition: number, inputs: FileEntry[], head: Manifest | null) {
-  const none = { part: null, duplicates: null, review: null, reviewRecords: 0, quarantine: null, quarantineRecords: 0, dropped: 0, superseded: 0 };
-  if (rule.action === 'warn') return none;
+  if (rule.action === 'warn') return NO_OUTCOME;
   const key = rule.unique!.map(ident);
   // the map tasks' parts (this run) and the parts already in the dataset (run 0)
   const rows = [...(inputs as Part[]).map((part) => `SELECT *, 1 AS __run FROM (${uniqueKeysSql(dataDir, part, rule)})`), ...(head?.parts ?? []).map((part) => `SELECT *, 0 AS __run FROM (${uniqueKeysSql(dataDir, part, rule)})`)];
-  if (!rows.length) return none;
+  if (!rows.length) return NO_OUTCOME;
   const t = `dedupe_${outDir.replace(/[^A-Za-z0-9]/g, '_').slice(-40)}`;
   const cand = ident(`${t}_c`);
   const keys = ident(`${t}_k`);
@@ -190,8 +192,8 @@ async function uniqueOutcome(duck: DuckSession, dataDir: string, outDir: string,
   )) as [{ fresh: number; old: number }];
   const broken = await describeFile(duck, dataDir, rel);
   return rule.action === 'quarantine'
-    ? { ...none, quarantine: broken, quarantineRecords: Number(fresh), superseded: Number(old) }
-    : { ...none, review: broken, reviewRecords: Number(fresh), superseded: Number(old) };
+    ? { ...NO_OUTCOME, quarantine: broken, quarantineRecords: Number(fresh), superseded: Number(old) }
+    : { ...NO_OUTCOME, review: broken, reviewRecords: Number(fresh), superseded: Number(old) };
 }
 
 export const DUPLICATES_SCHEMA = [

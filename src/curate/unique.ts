@@ -23,25 +23,20 @@ export function uniqueKeysSql(dataDir: string, part: Part, rule: Rule): string {
   const key = rule.unique!.map(ident).join(', ');
   const l = part.lineage;
   if (!l) return `SELECT ${key}, _id AS __p, NULL::BIGINT AS __rec FROM (${partSql(dataDir, part)})`;
-  const from = `read_parquet(${abs(dataDir, part.path)}, file_row_number = true)`;
-  const live = part.deletes ? ` WHERE file_row_number NOT IN (SELECT pos FROM read_parquet(${abs(dataDir, part.deletes.path)}))` : '';
+  const from = `read_parquet(${fileLit(dataDir, part.path)}, file_row_number = true)`;
+  const live = part.deletes ? ` WHERE file_row_number NOT IN (SELECT pos FROM read_parquet(${fileLit(dataDir, part.deletes.path)}))` : '';
   return `SELECT ${key}, ${lit(l.prefix + ':')} AS __p, ${recordSql(l)} AS __rec FROM ${from}${live}`;
 }
 
 /** The `_id` of a row of `uniqueKeysSql`, built only for the rows that break the rule. */
 export const uniqueIdSql = (a: string) => `CASE WHEN ${a}.__rec IS NULL THEN ${a}.__p ELSE ${a}.__p || ${a}.__rec END`;
 
-const abs = (dataDir: string, rel: string) => lit(safeJoin(dataDir, rel));
-
-/** `_id` of a part's rows as SQL over `read_parquet(…, file_row_number = true)`. */
-function idSql(p: Part): string {
-  const l = p.lineage;
-  return l ? `${lit(l.prefix + ':')} || ${recordSql(l)}` : '_id';
-}
+/** A data file's path as a SQL literal. */
+const fileLit = (dataDir: string, rel: string) => lit(safeJoin(dataDir, rel));
 
 /**
- * Rewrites the ingest's draft for a unique rule: `broken` files (from the reduce tasks, `_id` and
- * `__run` of every row whose key repeats) become deletion files on the parts that hold those rows,
+ * Rewrites the ingest's draft for a unique rule: `broken` files (from the reduce tasks: `_id`,
+ * `__run`, `__p` and `__rec` of every row whose key repeats) become deletion files on the parts that hold those rows,
  * and one quarantine or review file of the whole rows. Returns the new draft and the outputs with
  * the reduce files replaced, so the accounting counts what was written.
  */
@@ -55,7 +50,7 @@ export async function commitUnique(
 ): Promise<{ draft: CommitDraft; outputs: PlanOutputs }> {
   const { pipeline, reuse } = plan.config as unknown as IngestConfig;
   const { duck, dataDir } = ctx;
-  const abs = (rel: string) => lit(safeJoin(dataDir, rel));
+  const abs = (rel: string) => fileLit(dataDir, rel);
   const slot = rule.action === 'review' ? 'review' : 'quarantine';
   const brokenFiles = [...outputs.reduces.values()].map((o) => (o.stats as Record<string, FileEntry | null>)[slot]).filter((f): f is FileEntry => Boolean(f && f.rows > 0));
   const narrow = new Set(brokenFiles.map((f) => f.path));
@@ -105,7 +100,8 @@ export async function commitUnique(
     }
     const pos = copies.has(i)
       ? `SELECT file_row_number AS pos FROM ${ident(copies.get(i)!)}`
-      : `SELECT file_row_number AS pos FROM read_parquet(${abs(p.path)}, file_row_number = true) WHERE ${idSql(p)} IN (SELECT __p FROM ${t} WHERE __rec IS NULL)`;
+      : // a part without lineage (only those are not copied) stores its `_id`
+        `SELECT file_row_number AS pos FROM read_parquet(${abs(p.path)}, file_row_number = true) WHERE _id IN (SELECT __p FROM ${t} WHERE __rec IS NULL)`;
     const [{ n }] = (await duck.all<{ n: number }>(`SELECT count(*)::BIGINT AS n FROM (${pos})`)) as [{ n: number }];
     if (Number(n) === 0) {
       next.push(p);
