@@ -63,61 +63,49 @@ export async function runFeedback(
   await doPublish(); // finishes a publish a crash interrupted
   // file logs are read and checked on a worker thread, a batch ahead
   const thread = options.readThread !== false && (logs.predictions instanceof FileEventLog || logs.events instanceof FileEventLog) ? new DecodeThread() : null;
-  try {
-    return await loop(join, logs, options, thread, status, published, doPublish);
-  } finally {
-    await thread?.close();
-  }
-}
-
-async function loop(
-  join: FeedbackJoin,
-  logs: { predictions: EventLog<unknown>; events: EventLog<unknown> },
-  options: RunOptions,
-  thread: DecodeThread | null,
-  status: RunStatus,
-  published: Published[],
-  doPublish: () => Promise<void>,
-): Promise<RunSummary> {
+  const ahead = { predictions: new LogFeed(logs.predictions, 'predictions', thread), events: new LogFeed(logs.events, 'events', thread) };
   const budget = options.batchRecords ?? 20_000;
   let lastPublish = Date.now();
   let lastReport = 0;
-  const ahead = { predictions: new LogFeed(logs.predictions, 'predictions', thread), events: new LogFeed(logs.events, 'events', thread) };
-  for (;;) {
-    if (options.signal?.aborted) break;
-    const prog = await join.progress();
-    const [predictions, events] = await Promise.all([ahead.predictions.take(prog.pred_seq, budget), ahead.events.take(prog.event_seq, budget)]);
-    const input = { predictions, events };
-    join.clock.lap('read logs');
-    if (!input.predictions.length && !input.events.length) {
-      if (options.once) break;
-      if (Date.now() - lastPublish >= join.spec.publish.every) {
+  try {
+    for (;;) {
+      if (options.signal?.aborted) break;
+      const prog = await join.progress();
+      const [predictions, events] = await Promise.all([ahead.predictions.take(prog.pred_seq, budget), ahead.events.take(prog.event_seq, budget)]);
+      const input = { predictions, events };
+      join.clock.lap('read logs');
+      if (!input.predictions.length && !input.events.length) {
+        if (options.once) break;
+        if (Date.now() - lastPublish >= join.spec.publish.every) {
+          await doPublish();
+          lastPublish = Date.now();
+        }
+        // Nothing to fold: wait for the events log (predictions are checked again right after).
+        await logs.events.read(prog.event_seq, { max: 1, waitMs: options.waitMs ?? 200 });
+        continue;
+      }
+      const r = await join.step(input, prog, logs.predictions);
+      ahead.predictions.advance(r.pred_seq);
+      ahead.events.advance(r.event_seq);
+      status.batches++;
+      status.examples += r.examples;
+      status.pred_seq = r.pred_seq;
+      status.event_seq = r.event_seq;
+      status.watermark = r.watermark;
+      options.onBatch?.({ ...r, at: Date.now() });
+      if (!options.once && Date.now() - lastPublish >= join.spec.publish.every) {
         await doPublish();
         lastPublish = Date.now();
       }
-      // Nothing to fold: wait for the events log (predictions are checked again right after).
-      await logs.events.read(prog.event_seq, { max: 1, waitMs: options.waitMs ?? 200 });
-      continue;
+      if (options.onProgress && Date.now() - lastReport > 1000) {
+        lastReport = Date.now();
+        const [ph, eh] = await Promise.all([logs.predictions.head(), logs.events.head()]);
+        status.lag = { predictions: ph - r.pred_seq, events: eh - r.event_seq };
+        options.onProgress({ ...status });
+      }
     }
-    const r = await join.step(input, prog, logs.predictions);
-    ahead.predictions.advance(r.pred_seq);
-    ahead.events.advance(r.event_seq);
-    status.batches++;
-    status.examples += r.examples;
-    status.pred_seq = r.pred_seq;
-    status.event_seq = r.event_seq;
-    status.watermark = r.watermark;
-    options.onBatch?.({ ...r, at: Date.now() });
-    if (!options.once && Date.now() - lastPublish >= join.spec.publish.every) {
-      await doPublish();
-      lastPublish = Date.now();
-    }
-    if (options.onProgress && Date.now() - lastReport > 1000) {
-      lastReport = Date.now();
-      const [ph, eh] = await Promise.all([logs.predictions.head(), logs.events.head()]);
-      status.lag = { predictions: ph - r.pred_seq, events: eh - r.event_seq };
-      options.onProgress({ ...status });
-    }
+  } finally {
+    await thread?.close();
   }
   await doPublish();
   join.clock.report('feedback run');
